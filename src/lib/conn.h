@@ -59,6 +59,10 @@ void conn_run(struct conn *c, void (*job)(void *arg), void (*done)(void *arg), v
  * alive until then; fn is not called if the conn closed meanwhile (then arg
  * is handed to fn with c == NULL so it can be freed). */
 void conn_post(struct conn *c, void (*fn)(struct conn *c, void *arg), void *arg);
+/* Same, after msec milliseconds (a timer on the conn's loop; e.g. the delay
+ * before answering a failed login, which must not hold a worker). */
+void conn_post_delayed(struct conn *c, unsigned msec, void (*fn)(struct conn *c, void *arg),
+		       void *arg);
 /* Reference counting for holders outside the loop (e.g. notifiers). */
 void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
