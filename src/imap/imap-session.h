@@ -38,6 +38,10 @@ struct imap_msg {
 	uint64_t size;
 	int64_t internal_date;
 	int32_t internal_tz;
+	/* Gone from the mailbox, but its EXPUNGE could not be sent yet (RFC
+	 * 3501 7.4.1): it keeps its sequence number until the next sync that
+	 * may send EXPUNGE. Its bytes can no longer be read. */
+	bool expunged;
 };
 
 struct imap_view {
@@ -80,6 +84,8 @@ struct imap_session {
 	struct buf tagged;       /* pending tagged reply (set by imap_cmd_*) */
 	struct buf out;          /* scratch for building responses */
 	unsigned auth_failures;
+	/* the core's private state (imap-session-private.h) */
+	struct imap_session_priv *priv;
 };
 
 /* --- output (any thread; the command's job thread normally) --- */
