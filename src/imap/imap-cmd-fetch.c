@@ -1,0 +1,423 @@
+/* FETCH and UID FETCH (RFC 3501 6.4.5, 7.4.2): render the parsed items
+ * (imap-fetch.c) for each message of the set.
+ *
+ * What the view holds (UID, FLAGS, INTERNALDATE, RFC822.SIZE) never opens
+ * the message; ENVELOPE/BODY/BODYSTRUCTURE come from the index cache when
+ * present; only body sections (or a cache miss) open and parse it. Body data
+ * is always sent as a literal, as Dovecot does; big ones go out straight
+ * from the message buffer instead of being copied into the response. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap/imap-fetch.h"
+#include "imap/imap-session.h"
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/om-error.h"
+#include "mime/mime.h"
+#include "storage/mail-storage.h"
+
+/* Bodies at least this big are written from the message buffer directly. */
+#define FETCH_DIRECT_MIN (32 * 1024)
+/* Flush the response buffer between messages once it grows past this. */
+#define FETCH_FLUSH_MIN (64 * 1024)
+
+enum structure_kind { STRUCT_ENVELOPE, STRUCT_BODY, STRUCT_BODYSTRUCTURE, STRUCT_COUNT };
+
+static const char *const structure_cache_field[STRUCT_COUNT] = {
+	"envelope", "body", "bodystructure",
+};
+
+struct fetch_ctx {
+	struct imap_session *s;
+	struct imap_fetch_request req;
+
+	/* the current message */
+	uint32_t uid;
+	bool opened;
+	struct mail_data md;
+	struct mime_message *mime;
+	struct buf structure[STRUCT_COUNT];
+	bool have_structure[STRUCT_COUNT];
+	struct buf tmp;    /* HEADER.FIELDS output */
+	bool first_item;
+
+	bool expunged_seen; /* some message could not be read: it is gone */
+};
+
+static int msg_open(struct fetch_ctx *ctx)
+{
+	if (ctx->opened)
+		return 0;
+	int ret = mailbox_msg_open(ctx->s->box, ctx->uid, &ctx->md);
+	if (ret < 0)
+		return ret;
+	ctx->opened = true;
+	return 0;
+}
+
+static int msg_parse(struct fetch_ctx *ctx)
+{
+	if (ctx->mime != NULL)
+		return 0;
+	int ret = msg_open(ctx);
+	if (ret < 0)
+		return ret;
+	ctx->mime = mime_parse(ctx->md.data, ctx->md.len);
+	return 0;
+}
+
+static void msg_release(struct fetch_ctx *ctx)
+{
+	if (ctx->mime != NULL) {
+		mime_free(ctx->mime);
+		ctx->mime = NULL;
+	}
+	if (ctx->opened) {
+		mail_data_release(&ctx->md);
+		ctx->opened = false;
+	}
+	for (int k = 0; k < STRUCT_COUNT; k++)
+		ctx->have_structure[k] = false;
+}
+
+static enum structure_kind structure_of(enum imap_fetch_kind kind)
+{
+	return kind == IMAP_FETCH_ENVELOPE ? STRUCT_ENVELOPE :
+		kind == IMAP_FETCH_BODY ? STRUCT_BODY : STRUCT_BODYSTRUCTURE;
+}
+
+/* ENVELOPE/BODY/BODYSTRUCTURE of the current message: from the cache,
+ * else computed and cached. */
+static int get_structure(struct fetch_ctx *ctx, enum structure_kind k)
+{
+	if (ctx->have_structure[k])
+		return 0;
+	struct buf *b = &ctx->structure[k];
+	buf_reset(b);
+	if (mailbox_cache_get(ctx->s->box, ctx->uid, structure_cache_field[k], b) == 0 &&
+	    b->len > 0) {
+		ctx->have_structure[k] = true;
+		return 0;
+	}
+	int ret = msg_parse(ctx);
+	if (ret < 0)
+		return ret;
+	buf_reset(b);
+	if (k == STRUCT_ENVELOPE)
+		mime_envelope(ctx->mime, &ctx->mime->root, b);
+	else
+		mime_bodystructure(ctx->mime, &ctx->mime->root, k == STRUCT_BODYSTRUCTURE, b);
+	mailbox_cache_put(ctx->s->box, ctx->uid, structure_cache_field[k], b->data, b->len);
+	ctx->have_structure[k] = true;
+	return 0;
+}
+
+/* The bytes of a body section of the current message (empty if the part
+ * or the section does not exist, as Dovecot answers). */
+static int section_data(struct fetch_ctx *ctx, const struct imap_fetch_item *it,
+			const char **data_r, size_t *len_r)
+{
+	*data_r = "";
+	*len_r = 0;
+	int ret = it->spec == IMAP_SECTION_ALL && it->path_len == 0 ?
+		msg_open(ctx) : msg_parse(ctx);
+	if (ret < 0)
+		return ret;
+	const char *msg = ctx->md.data;
+	const struct mime_part *part, *hdr_part;
+
+	if (it->path_len == 0) {
+		if (it->spec == IMAP_SECTION_ALL) {
+			*data_r = msg;
+			*len_r = ctx->md.len;
+			return 0;
+		}
+		part = hdr_part = &ctx->mime->root;
+	} else {
+		part = mime_part_by_path(ctx->mime, it->path, it->path_len);
+		if (part == NULL)
+			return 0;
+		/* HEADER, TEXT and HEADER.FIELDS after a part number name the
+		 * message inside a message/rfc822 part, and nothing else. */
+		hdr_part = part->is_message_rfc822 && part->n_children > 0 ?
+			&part->children[0] : NULL;
+	}
+
+	switch (it->spec) {
+	case IMAP_SECTION_ALL:
+		*data_r = msg + part->body_off;
+		*len_r = part->body_len;
+		break;
+	case IMAP_SECTION_MIME:
+		*data_r = msg + part->hdr_off;
+		*len_r = part->hdr_len;
+		break;
+	case IMAP_SECTION_HEADER:
+		if (hdr_part != NULL) {
+			*data_r = msg + hdr_part->hdr_off;
+			*len_r = hdr_part->hdr_len;
+		}
+		break;
+	case IMAP_SECTION_TEXT:
+		if (hdr_part != NULL) {
+			*data_r = msg + hdr_part->body_off;
+			*len_r = hdr_part->body_len;
+		}
+		break;
+	case IMAP_SECTION_HEADER_FIELDS:
+	case IMAP_SECTION_HEADER_FIELDS_NOT:
+		if (hdr_part != NULL) {
+			buf_reset(&ctx->tmp);
+			mime_header_fields(msg + hdr_part->hdr_off, hdr_part->hdr_len,
+					   (const char *const *)it->fields, it->n_fields,
+					   it->spec == IMAP_SECTION_HEADER_FIELDS_NOT, &ctx->tmp);
+			*data_r = buf_cstr(&ctx->tmp);
+			*len_r = ctx->tmp.len;
+		}
+		break;
+	}
+	return 0;
+}
+
+static void item_sep(struct fetch_ctx *ctx, struct buf *out)
+{
+	if (!ctx->first_item)
+		buf_append_c(out, ' ');
+	ctx->first_item = false;
+}
+
+static void write_view_item(struct fetch_ctx *ctx, size_t idx, const struct imap_fetch_item *it,
+			    struct buf *out)
+{
+	const struct imap_msg *m = &ctx->s->view.msgs[idx];
+	item_sep(ctx, out);
+	switch (it->kind) {
+	case IMAP_FETCH_UID:
+		buf_printf(out, "UID %u", m->uid);
+		break;
+	case IMAP_FETCH_FLAGS:
+		buf_append_str(out, "FLAGS ");
+		imap_view_write_flags(ctx->s, idx, out);
+		break;
+	case IMAP_FETCH_INTERNALDATE:
+		buf_append_str(out, "INTERNALDATE ");
+		imap_write_datetime(out, m->internal_date, m->internal_tz);
+		break;
+	case IMAP_FETCH_RFC822_SIZE:
+		buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)m->size);
+		break;
+	default:
+		om_assert(false);
+	}
+}
+
+static int write_section(struct fetch_ctx *ctx, const struct imap_fetch_item *it,
+			 struct buf *out)
+{
+	const char *data;
+	size_t len;
+	int ret = section_data(ctx, it, &data, &len);
+	if (ret < 0)
+		return ret;
+	if (it->partial) {
+		if (it->origin >= len) {
+			len = 0;
+		} else {
+			data += it->origin;
+			len -= (size_t)it->origin;
+			if (it->count < len)
+				len = (size_t)it->count;
+		}
+	}
+	item_sep(ctx, out);
+	buf_printf(out, "%s {%zu}\r\n", it->name, len);
+	if (len >= FETCH_DIRECT_MIN) {
+		imap_send_buf(ctx->s, out);
+		buf_reset(out);
+		imap_send_raw(ctx->s, data, len);
+	} else {
+		buf_append(out, data, len);
+	}
+	return 0;
+}
+
+/* Everything that can fail (the message is gone) happens before the first
+ * byte of the response, so a failed message writes nothing. */
+static int prepare_message(struct fetch_ctx *ctx)
+{
+	const struct imap_fetch_request *req = &ctx->req;
+	int ret;
+	for (size_t i = req->n_view_items; i < req->n_items; i++) {
+		const struct imap_fetch_item *it = &req->items[i];
+		if (it->kind == IMAP_FETCH_SECTION) {
+			bool whole = it->spec == IMAP_SECTION_ALL && it->path_len == 0;
+			ret = whole ? msg_open(ctx) : msg_parse(ctx);
+		} else {
+			ret = get_structure(ctx, structure_of(it->kind));
+		}
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int fetch_message(struct fetch_ctx *ctx, size_t idx, bool seen_added)
+{
+	struct imap_session *s = ctx->s;
+	const struct imap_fetch_request *req = &ctx->req;
+	const struct imap_msg *m = &s->view.msgs[idx];
+	struct buf *out = &s->out;
+	int ret = 0;
+
+	ctx->uid = m->uid;
+	if (req->n_items > req->n_view_items) {
+		if (m->expunged)
+			ret = -OM_ENOTFOUND;
+		else
+			ret = prepare_message(ctx);
+		if (ret < 0) {
+			msg_release(ctx);
+			return ret;
+		}
+	}
+
+	buf_printf(out, "* %zu FETCH (", idx + 1);
+	ctx->first_item = true;
+	for (size_t i = 0; i < req->n_view_items; i++)
+		write_view_item(ctx, idx, &req->items[i], out);
+	if (seen_added && !req->want_flags) {
+		/* RFC 3501 6.4.5: the \Seen change is reported with the data */
+		item_sep(ctx, out);
+		buf_append_str(out, "FLAGS ");
+		imap_view_write_flags(s, idx, out);
+	}
+	for (size_t i = req->n_view_items; i < req->n_items && ret == 0; i++) {
+		const struct imap_fetch_item *it = &req->items[i];
+		if (it->kind == IMAP_FETCH_SECTION) {
+			ret = write_section(ctx, it, out);
+		} else {
+			enum structure_kind k = structure_of(it->kind);
+			ret = get_structure(ctx, k);
+			if (ret == 0) {
+				item_sep(ctx, out);
+				buf_append_str(out, it->name);
+				buf_append_c(out, ' ');
+				buf_append(out, ctx->structure[k].data, ctx->structure[k].len);
+			}
+		}
+	}
+	/* prepare_message made the message ready, so nothing above can fail
+	 * now; close the response in any case to keep the stream well formed. */
+	buf_append_str(out, ")\r\n");
+	if (out->len >= FETCH_FLUSH_MIN || ctx->opened) {
+		imap_send_buf(s, out);
+		buf_reset(out);
+	}
+	msg_release(ctx);
+	return ret;
+}
+
+/* Set \Seen on the messages of idx[] that lack it; seen_added[i] tells
+ * which ones changed. */
+static int set_seen(struct imap_session *s, const uint32_t *idx, size_t n, bool *seen_added)
+{
+	uint32_t *uids = om_calloc(n, sizeof(*uids));
+	size_t n_uids = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct imap_msg *m = &s->view.msgs[idx[i]];
+		if ((m->flags & MAIL_SEEN) == 0 && !m->expunged)
+			uids[n_uids++] = m->uid;
+	}
+	int ret = 0;
+	if (n_uids > 0) {
+		struct mail_rec *recs = NULL;
+		size_t n_recs = 0;
+		ret = mailbox_store(s->box, uids, n_uids, MAIL_FLAGS_ADD, MAIL_SEEN, NULL, 0,
+				    &recs, &n_recs);
+		if (ret == 0) {
+			imap_view_apply_recs(s, recs, n_recs);
+			/* idx[], uids[] and recs are all in UID order */
+			size_t j = 0, k = 0;
+			for (size_t i = 0; i < n && j < n_recs && k < n_uids; i++) {
+				uint32_t uid = s->view.msgs[idx[i]].uid;
+				if (uids[k] != uid)
+					continue; /* had \Seen already */
+				k++;
+				while (j < n_recs && recs[j].uid < uid)
+					j++;
+				if (j < n_recs && recs[j].uid == uid)
+					seen_added[i] = true;
+			}
+		}
+		free(recs);
+	}
+	free(uids);
+	return ret;
+}
+
+void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
+{
+	const char *set, *error = NULL;
+	if (cmd->n_args < 2 || !imap_arg_get_atom(&cmd->args[0], &set)) {
+		imap_cmd_bad(s, "Invalid arguments");
+		return;
+	}
+
+	struct fetch_ctx ctx;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.s = s;
+	if (imap_fetch_parse(&cmd->args[1], cmd->n_args - 1, s->cmd_uid, &ctx.req, &error) < 0) {
+		imap_cmd_bad(s, "%s", error);
+		return;
+	}
+
+	uint32_t *idx = NULL;
+	size_t n = 0;
+	int ret = imap_view_resolve(s, set, s->cmd_uid, &idx, &n);
+	if (ret < 0) {
+		imap_fetch_request_free(&ctx.req);
+		if (ret == -OM_EINVAL)
+			imap_cmd_bad(s, "Invalid messageset");
+		else
+			imap_cmd_storage_error(s, ret, "FETCH");
+		return;
+	}
+
+	bool *seen_added = om_calloc(n > 0 ? n : 1, sizeof(bool));
+	if (ctx.req.sets_seen && !s->readonly && n > 0) {
+		ret = set_seen(s, idx, n, seen_added);
+		if (ret < 0)
+			log_warn("FETCH: setting \\Seen failed: %s", om_strerror(-ret));
+		ret = 0;
+	}
+
+	buf_reset(&s->out);
+	for (size_t i = 0; i < n; i++) {
+		ret = fetch_message(&ctx, idx[i], seen_added[i]);
+		if (ret == -OM_ENOTFOUND) {
+			ctx.expunged_seen = true;
+			ret = 0;
+		} else if (ret < 0) {
+			break;
+		}
+	}
+	if (s->out.len > 0) {
+		imap_send_buf(s, &s->out);
+		buf_reset(&s->out);
+	}
+
+	if (ret < 0)
+		imap_cmd_storage_error(s, ret, "FETCH");
+	else if (ctx.expunged_seen)
+		imap_cmd_no(s, "[EXPUNGEISSUED] Some messages were expunged");
+	else
+		imap_cmd_ok(s, "Fetch completed.");
+
+	free(seen_added);
+	free(idx);
+	for (int k = 0; k < STRUCT_COUNT; k++)
+		buf_free(&ctx.structure[k]);
+	buf_free(&ctx.tmp);
+	imap_fetch_request_free(&ctx.req);
+}
