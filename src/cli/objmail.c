@@ -1,0 +1,140 @@
+/* objmail -c FILE COMMAND ... : the admin tool, in the spirit of doveadm.
+ * Commands are rows of cli_commands[]; multi-word names ("user auth") are
+ * matched word by word, the longest match wins. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "lib/log.h"
+
+static const struct cli_cmd cli_commands[] = {
+	{ "config", "", "print the effective configuration, defaults included", cmd_config },
+	{ "user auth", "USER", "check USER's password (read from stdin)", cmd_user_auth },
+	{ "user info", "USER [--json]", "show USER's passdb entry, home, quota and mail path",
+	  cmd_user_info },
+	{ "help", "[COMMAND]", "show this help", NULL },
+};
+#define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
+
+static void print_commands(FILE *f, const char *prefix)
+{
+	fprintf(f, "usage: objmail [-c FILE] COMMAND [ARGS]\n"
+		   "  -c FILE  config file (default %s)\n\ncommands:\n",
+		OBJMAIL_DEFAULT_CONFIG);
+	for (size_t i = 0; i < CLI_NCOMMANDS; i++) {
+		const struct cli_cmd *c = &cli_commands[i];
+		if (prefix != NULL && strncmp(c->name, prefix, strlen(prefix)) != 0)
+			continue;
+		char left[64];
+		snprintf(left, sizeof(left), "%s%s%s", c->name, c->args[0] ? " " : "", c->args);
+		fprintf(f, "  %-28s %s\n", left, c->help);
+	}
+}
+
+int cli_usage(const struct cli_ctx *ctx)
+{
+	const struct cli_cmd *c = ctx->cmd;
+	if (c == NULL) {
+		print_commands(stderr, NULL);
+		return CLI_USAGE;
+	}
+	fprintf(stderr, "usage: objmail [-c FILE] %s%s%s\n", c->name,
+		c->args[0] ? " " : "", c->args);
+	return CLI_USAGE;
+}
+
+/* Number of argv words matching cmd's name, 0 if it does not match. */
+static int cmd_match(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	const char *p = cmd->name;
+	int words = 0;
+	while (*p != '\0') {
+		size_t len = strcspn(p, " ");
+		if (words >= argc || strlen(argv[words]) != len ||
+		    strncmp(argv[words], p, len) != 0)
+			return 0;
+		words++;
+		p += len;
+		if (*p == ' ')
+			p++;
+	}
+	return words;
+}
+
+static const struct cli_cmd *cmd_find(int argc, char **argv, int *words_r)
+{
+	const struct cli_cmd *best = NULL;
+	int best_words = 0;
+	for (size_t i = 0; i < CLI_NCOMMANDS; i++) {
+		int w = cmd_match(&cli_commands[i], argc, argv);
+		if (w > best_words) {
+			best = &cli_commands[i];
+			best_words = w;
+		}
+	}
+	*words_r = best_words;
+	return best;
+}
+
+static bool is_command_group(const char *word)
+{
+	size_t len = strlen(word);
+	for (size_t i = 0; i < CLI_NCOMMANDS; i++) {
+		if (strncmp(cli_commands[i].name, word, len) == 0 &&
+		    cli_commands[i].name[len] == ' ')
+			return true;
+	}
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_ctx ctx = { .config_path = OBJMAIL_DEFAULT_CONFIG };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	/* '+': options end at the command, the rest belongs to it */
+	while ((opt = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			ctx.config_path = optarg;
+			break;
+		case 'h':
+			print_commands(stdout, NULL);
+			return CLI_OK;
+		default:
+			return cli_usage(&ctx);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		return cli_usage(&ctx);
+
+	int words = 0;
+	const struct cli_cmd *cmd = cmd_find(argc, argv, &words);
+	if (cmd == NULL) {
+		if (is_command_group(argv[0])) {
+			fprintf(stderr, "objmail: %s needs a subcommand\n", argv[0]);
+			print_commands(stderr, argv[0]);
+		} else {
+			fprintf(stderr, "objmail: unknown command '%s'\n", argv[0]);
+			print_commands(stderr, NULL);
+		}
+		return CLI_USAGE;
+	}
+	if (cmd->run == NULL) { /* help */
+		print_commands(stdout, argc > 1 ? argv[1] : NULL);
+		return CLI_OK;
+	}
+	ctx.cmd = cmd;
+	int ret = cmd->run(&ctx, argc - words, argv + words);
+	if (ctx.cfg_loaded)
+		config_free(&ctx.cfg);
+	return ret;
+}
