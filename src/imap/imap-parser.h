@@ -45,6 +45,7 @@ struct imap_parser_limits {
 	size_t max_line;          /* bytes of a command outside literals (64K) */
 	size_t max_literal;       /* literal size for APPEND (mail_max_size) */
 	size_t max_small_literal; /* literal size for other commands (64K) */
+	/* (each bounds one literal and also the sum of a command's literals) */
 	unsigned max_depth;       /* list nesting (100) */
 	size_t max_args;          /* arguments in all lists of one command (100000) */
 };
@@ -74,20 +75,20 @@ struct imap_command *imap_parser_take(struct imap_parser *p);
  * such as "[TOOBIG]") and the tag if one was read (else NULL). */
 const char *imap_parser_error(const struct imap_parser *p);
 const char *imap_parser_error_tag(const struct imap_parser *p);
-/* Is the command ended by an APPEND literal so big the whole line must
- * be refused? (handled inside; exposed for tests) */
 void imap_command_free(struct imap_command *cmd);
 
 /* --- argument helpers --- */
-/* atom, string or literal: its text. */
+/* atom, string or literal: its text (NIL counts: it is the atom "NIL"). */
 bool imap_arg_get_astring(const struct imap_arg *arg, const char **str_r, size_t *len_r);
 /* string or literal (not atom, not NIL). */
 bool imap_arg_get_string(const struct imap_arg *arg, const char **str_r, size_t *len_r);
+/* atom (NIL included). */
 bool imap_arg_get_atom(const struct imap_arg *arg, const char **str_r);
-/* Append an IMAP string: atom-safe -> quoted "..." when it needs no escaping
- * beyond \" and \\, else a {N} literal (8-bit, CR/LF). NULL -> NIL. */
+/* Append an IMAP string, never a bare atom: quoted "..." (with \" and \\
+ * escapes) when the bytes are 7-bit without NUL/CR/LF and at most 1024 long,
+ * else a {N} literal. NULL -> NIL. */
 void imap_write_string(struct buf *out, const char *s, size_t len);
-/* Same but always quoted or literal (never a bare atom). */
+/* The same (nstring: NIL for NULL); kept for call sites that say nstring. */
 void imap_write_nstring(struct buf *out, const char *s, size_t len);
 
 /* --- sequence sets (RFC 3501 sequence-set) --- */
