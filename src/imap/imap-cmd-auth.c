@@ -1,0 +1,301 @@
+/* CAPABILITY NOOP LOGOUT ID ENABLE NAMESPACE LOGIN AUTHENTICATE STARTTLS */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/passdb.h"
+#include "imap/imap-session-private.h"
+#include "lib/log.h"
+#include "lib/om-error.h"
+
+#define MAX_USERNAME 255
+#define MAX_PASSWORD 1024
+/* RFC 2971 3.3 */
+#define ID_MAX_PAIRS 30
+#define ID_MAX_FIELD 30
+#define ID_MAX_VALUE 1024
+
+void cmd_capability(struct imap_session *s, struct imap_command *cmd)
+{
+	struct buf caps = BUF_INIT;
+
+	(void)cmd;
+	imap_write_capability(s, &caps);
+	imap_send(s, "CAPABILITY %s", buf_cstr(&caps));
+	buf_free(&caps);
+	imap_cmd_ok(s, "Capability completed.");
+}
+
+void cmd_noop(struct imap_session *s, struct imap_command *cmd)
+{
+	(void)cmd;
+	imap_cmd_ok(s, "NOOP completed.");
+}
+
+void cmd_logout(struct imap_session *s, struct imap_command *cmd)
+{
+	(void)cmd;
+	imap_send(s, "BYE Logging out");
+	imap_cmd_ok(s, "Logout completed.");
+	s->state = IMAP_STATE_LOGOUT;
+	s->priv->close_after = true;
+}
+
+void cmd_namespace(struct imap_session *s, struct imap_command *cmd)
+{
+	(void)cmd;
+	imap_send(s, "NAMESPACE ((\"\" \"/\")) NIL NIL");
+	imap_cmd_ok(s, "Namespace completed.");
+}
+
+void cmd_id(struct imap_session *s, struct imap_command *cmd)
+{
+	const struct imap_arg *arg;
+
+	if (cmd->n_args != 1) {
+		imap_cmd_bad(s, "ID needs one argument: NIL or a list.");
+		return;
+	}
+	arg = &cmd->args[0];
+	if (arg->type == IMAP_ARG_LIST) {
+		if (arg->list_count % 2 != 0 || arg->list_count / 2 > ID_MAX_PAIRS) {
+			imap_cmd_bad(s, "Invalid ID parameter list.");
+			return;
+		}
+		for (size_t i = 0; i < arg->list_count; i += 2) {
+			const char *field, *value = NULL;
+			size_t flen, vlen = 0;
+			if (!imap_arg_get_string(&arg->list[i], &field, &flen) || flen > ID_MAX_FIELD ||
+			    (arg->list[i + 1].type != IMAP_ARG_NIL &&
+			     (!imap_arg_get_string(&arg->list[i + 1], &value, &vlen) ||
+			      vlen > ID_MAX_VALUE))) {
+				imap_cmd_bad(s, "Invalid ID parameter list.");
+				return;
+			}
+			log_debug("imap: client id %.*s=%.*s", (int)flen, field, (int)vlen,
+				  value ? value : "");
+		}
+	} else if (arg->type != IMAP_ARG_NIL) {
+		imap_cmd_bad(s, "ID needs NIL or a list.");
+		return;
+	}
+	imap_send(s, "ID (\"name\" \"objmail\" \"version\" \"0.1\")");
+	imap_cmd_ok(s, "ID completed.");
+}
+
+void cmd_enable(struct imap_session *s, struct imap_command *cmd)
+{
+	const char *atom;
+
+	if (cmd->n_args == 0) {
+		imap_cmd_bad(s, "ENABLE needs capability names.");
+		return;
+	}
+	for (size_t i = 0; i < cmd->n_args; i++) {
+		if (!imap_arg_get_atom(&cmd->args[i], &atom)) {
+			imap_cmd_bad(s, "Invalid capability name.");
+			return;
+		}
+	}
+	/* nothing ENABLE-able is implemented yet (RFC 5161: unknown ones are
+	 * ignored) */
+	imap_send(s, "ENABLED");
+	imap_cmd_ok(s, "Enabled.");
+}
+
+/* --- authentication --- */
+
+/* Verify user/password and log in; sets the tagged reply. */
+static void authenticate(struct imap_session *s, const char *user, size_t user_len,
+			 const char *pass, size_t pass_len)
+{
+	struct passdb *db = s->server != NULL ? s->server->passdb : NULL;
+	struct passdb_user pu;
+	char *u, *p;
+	int ret;
+
+	if (user_len == 0 || user_len > MAX_USERNAME || pass_len > MAX_PASSWORD ||
+	    memchr(user, '\0', user_len) != NULL || memchr(pass, '\0', pass_len) != NULL) {
+		imap_cmd_no(s, "[AUTHENTICATIONFAILED] Authentication failed.");
+		imap_session_auth_failed(s);
+		return;
+	}
+	if (db == NULL) {
+		imap_cmd_no(s, "[UNAVAILABLE] Authentication is not available.");
+		return;
+	}
+	u = om_strndup(user, user_len);
+	p = om_strndup(pass, pass_len);
+	ret = passdb_verify(db, u, p);
+	memset(p, 0, pass_len);
+	free(p);
+	if (ret == 0) {
+		memset(&pu, 0, sizeof(pu));
+		ret = passdb_lookup(db, u, &pu);
+		if (ret == 0) {
+			imap_session_login(s, &pu);
+			passdb_user_free(&pu);
+			free(u);
+			return;
+		}
+	}
+	if (ret == -OM_EAUTH || ret == -OM_ENOTFOUND || ret == -OM_EINVAL) {
+		log_info("imap: authentication failed for %s from %s", u,
+			 s->conn != NULL ? conn_peer_ip(s->conn) : "-");
+		imap_cmd_no(s, "[AUTHENTICATIONFAILED] Authentication failed.");
+		imap_session_auth_failed(s);
+	} else {
+		log_warn("imap: passdb error for %s: %s", u, om_strerror(-ret));
+		imap_cmd_no(s, "[UNAVAILABLE] Temporary authentication failure.");
+	}
+	free(u);
+}
+
+void cmd_login(struct imap_session *s, struct imap_command *cmd)
+{
+	const char *user, *pass;
+	size_t ulen, plen;
+
+	if (cmd->n_args != 2 || !imap_arg_get_astring(&cmd->args[0], &user, &ulen) ||
+	    !imap_arg_get_astring(&cmd->args[1], &pass, &plen)) {
+		imap_cmd_bad(s, "LOGIN needs a user name and a password.");
+		return;
+	}
+	if (imap_login_disabled(s)) {
+		imap_cmd_no(s, "[PRIVACYREQUIRED] Plaintext authentication disallowed on "
+			       "non-secure connections.");
+		return;
+	}
+	authenticate(s, user, ulen, pass, plen);
+}
+
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* Strict base64 (RFC 4648, padding required) into out. */
+static bool base64_decode(const char *in, size_t len, struct buf *out)
+{
+	if (len % 4 != 0)
+		return false;
+	for (size_t i = 0; i < len; i += 4) {
+		int v[4];
+		size_t pad = 0;
+		for (size_t k = 0; k < 4; k++) {
+			unsigned char c = (unsigned char)in[i + k];
+			if (c == '=' && i + 4 == len && k >= 2) {
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			if (pad > 0)
+				return false; /* data after '=' */
+			v[k] = b64_value(c);
+			if (v[k] < 0)
+				return false;
+		}
+		unsigned long n = ((unsigned long)v[0] << 18) | ((unsigned long)v[1] << 12) |
+				  ((unsigned long)v[2] << 6) | (unsigned long)v[3];
+		char bytes[3] = { (char)(n >> 16), (char)(n >> 8), (char)n };
+		buf_append(out, bytes, 3 - pad);
+	}
+	return true;
+}
+
+/* SASL PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd */
+static void auth_plain(struct imap_session *s, const char *b64, size_t len)
+{
+	struct buf raw = BUF_INIT;
+	const char *authzid, *authcid, *pass, *end, *nul1, *nul2;
+
+	if (!base64_decode(b64, len, &raw)) {
+		buf_free(&raw);
+		imap_cmd_bad(s, "Invalid base64 data.");
+		return;
+	}
+	authzid = raw.data != NULL ? raw.data : "";
+	end = authzid + raw.len;
+	nul1 = memchr(authzid, '\0', raw.len);
+	nul2 = nul1 != NULL ? memchr(nul1 + 1, '\0', (size_t)(end - nul1 - 1)) : NULL;
+	if (nul1 == NULL || nul2 == NULL) {
+		imap_cmd_no(s, "[AUTHENTICATIONFAILED] Authentication failed.");
+		imap_session_auth_failed(s);
+	} else {
+		authcid = nul1 + 1;
+		pass = nul2 + 1;
+		size_t zlen = (size_t)(nul1 - authzid), clen = (size_t)(nul2 - authcid);
+		if (zlen != 0 && (zlen != clen || memcmp(authzid, authcid, clen) != 0)) {
+			/* no master users: one may only act as oneself */
+			imap_cmd_no(s, "[AUTHORIZATIONFAILED] Authorization failed.");
+			imap_session_auth_failed(s);
+		} else {
+			authenticate(s, authcid, clen, pass, (size_t)(end - pass));
+		}
+	}
+	if (raw.data != NULL)
+		memset(raw.data, 0, raw.cap);
+	buf_free(&raw);
+}
+
+static void auth_plain_line(struct imap_session *s, const char *line, size_t len)
+{
+	auth_plain(s, line, len);
+}
+
+void cmd_authenticate(struct imap_session *s, struct imap_command *cmd)
+{
+	const char *mech, *ir;
+	size_t ir_len;
+
+	if (cmd->n_args < 1 || cmd->n_args > 2 || !imap_arg_get_atom(&cmd->args[0], &mech)) {
+		imap_cmd_bad(s, "AUTHENTICATE needs a mechanism name.");
+		return;
+	}
+	if (!om_str_ieq(mech, "PLAIN")) {
+		imap_cmd_no(s, "Unsupported authentication mechanism.");
+		return;
+	}
+	if (imap_login_disabled(s)) {
+		imap_cmd_no(s, "[PRIVACYREQUIRED] Plaintext authentication disallowed on "
+			       "non-secure connections.");
+		return;
+	}
+	if (cmd->n_args == 2) {
+		/* SASL-IR (RFC 4959): "=" is an empty initial response */
+		if (!imap_arg_get_astring(&cmd->args[1], &ir, &ir_len)) {
+			imap_cmd_bad(s, "Invalid initial response.");
+			return;
+		}
+		if (ir_len == 1 && ir[0] == '=')
+			ir_len = 0;
+		auth_plain(s, ir, ir_len);
+		return;
+	}
+	imap_send_raw(s, "+ \r\n", 4);
+	imap_session_want_line(s, IMAP_LINE_AUTH, auth_plain_line);
+}
+
+void cmd_starttls(struct imap_session *s, struct imap_command *cmd)
+{
+	(void)cmd;
+	if (s->conn == NULL || conn_is_tls(s->conn)) {
+		imap_cmd_bad(s, "TLS is already active.");
+		return;
+	}
+	if (!conn_tls_available(s->conn)) {
+		imap_cmd_bad(s, "TLS support isn't enabled.");
+		return;
+	}
+	imap_cmd_ok(s, "Begin TLS negotiation now.");
+	s->priv->starttls_after = true;
+}
