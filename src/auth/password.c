@@ -84,21 +84,32 @@ static int hex_val(char c)
 	return -1;
 }
 
-/* Dovecot stores the SHA family base64 by default, hex when asked; the
- * length tells which. Returns decoded length or -1. */
-static int decode_digest(const char *s, unsigned char *out, size_t out_cap, size_t md_len)
+static bool decode_hex(const char *s, size_t len, unsigned char *out, size_t out_cap)
+{
+	if (len % 2 != 0 || len / 2 > out_cap)
+		return false;
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/* Dovecot stores the SHA family base64 by default, hex with a .HEX scheme
+ * suffix; an unsalted hex digest is also recognised by its length.
+ * Returns the decoded length or -1. */
+static int decode_digest(const char *s, bool hex, unsigned char *out, size_t out_cap,
+			 size_t md_len)
 {
 	size_t len = strlen(s);
-	if (len == md_len * 2) {
-		for (size_t i = 0; i < md_len; i++) {
-			int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
-			if (hi < 0 || lo < 0)
-				goto base64;
-			out[i] = (unsigned char)(hi << 4 | lo);
-		}
-		return (int)md_len;
+	if (hex || len == md_len * 2) {
+		if (decode_hex(s, len, out, out_cap))
+			return (int)(len / 2);
+		if (hex)
+			return -1;
 	}
-base64:
 	if (len % 4 != 0 || len / 4 * 3 > out_cap)
 		return -1;
 	int n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
@@ -112,14 +123,15 @@ base64:
 	return n;
 }
 
-static bool verify_digest(const struct scheme *sc, const char *data, const char *password)
+static bool verify_digest(const struct scheme *sc, bool hex, const char *data,
+			  const char *password)
 {
 	const EVP_MD *md = EVP_get_digestbyname(sc->digest);
 	if (md == NULL)
 		return false;
 	size_t md_len = (size_t)EVP_MD_size(md);
 	unsigned char stored[STORED_MAX];
-	int n = decode_digest(data, stored, sizeof(stored), md_len);
+	int n = decode_digest(data, hex, stored, sizeof(stored), md_len);
 	if (n < 0 || (size_t)n < md_len)
 		return false;
 	if (sc->kind == SCHEME_DIGEST && (size_t)n != md_len)
@@ -146,14 +158,25 @@ bool password_verify(const char *stored, const char *password)
 		return false;
 	const struct scheme *sc = &schemes[2]; /* no prefix = CRYPT */
 	const char *data = stored;
+	bool hex = false;
 	if (stored[0] == '{') {
 		const char *end = strchr(stored, '}');
 		if (end == NULL)
 			return false;
 		size_t nlen = (size_t)(end - stored - 1);
+		/* Dovecot's encoding suffixes; decode_digest() detects hex by length */
+		static const char *const enc[] = { ".HEX", ".B64", ".BASE64" };
+		size_t match_len = nlen;
+		for (size_t i = 0; i < sizeof(enc) / sizeof(enc[0]); i++) {
+			size_t elen = strlen(enc[i]);
+			if (nlen > elen && om_mem_ieq(stored + 1 + nlen - elen, elen, enc[i])) {
+				match_len = nlen - elen;
+				hex = i == 0;
+			}
+		}
 		sc = NULL;
 		for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-			if (om_mem_ieq(stored + 1, nlen, schemes[i].name)) {
+			if (om_mem_ieq(stored + 1, match_len, schemes[i].name)) {
 				sc = &schemes[i];
 				break;
 			}
@@ -173,7 +196,7 @@ bool password_verify(const char *stored, const char *password)
 		return verify_crypt(data, password);
 	case SCHEME_DIGEST:
 	case SCHEME_SALTED_DIGEST:
-		return verify_digest(sc, data, password);
+		return verify_digest(sc, hex, data, password);
 	}
 	return false;
 }

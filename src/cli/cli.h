@@ -43,6 +43,10 @@ int cli_usage(const struct cli_ctx *ctx);
 /* Options shared by many commands; removes them from argv. */
 bool cli_take_flag(int *argc, char **argv, const char *flag);
 
+/* One line from stdin without its line ending (echo off on a terminal);
+ * NULL on EOF or an overlong line. Caller wipes and frees. */
+char *cli_read_password(void);
+
 /* JSON string literal with the quotes, escaped per RFC 8259. */
 void cli_json_str(struct buf *out, const char *s);
 /* Writes the whole buffer to stdout; false on a write error. */
@@ -52,5 +56,6 @@ bool cli_write_stdout(const struct buf *b);
 int cmd_config(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_user_auth(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_user_info(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_pw(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -11,7 +11,7 @@
 #define PASSWORD_LINE_MAX 4096
 
 /* One line from stdin, without its line ending; echo off on a terminal. */
-static char *read_password(void)
+char *cli_read_password(void)
 {
 	struct termios saved, quiet;
 	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
@@ -49,7 +49,7 @@ int cmd_user_auth(struct cli_ctx *ctx, int argc, char **argv)
 	int r = cli_open_passdb(ctx, &db);
 	if (r != CLI_OK)
 		return r;
-	char *password = read_password();
+	char *password = cli_read_password();
 	if (password == NULL) {
 		fprintf(stderr, "objmail: no password on stdin\n");
 		passdb_close(db);

@@ -14,6 +14,8 @@ static const struct cli_cmd cli_commands[] = {
 	{ "user auth", "USER", "check USER's password (read from stdin)", cmd_user_auth },
 	{ "user info", "USER [--json]", "show USER's passdb entry, home, quota and mail path",
 	  cmd_user_info },
+	{ "pw", "[-s SCHEME]", "hash a password from stdin for the passwd-file (default SHA512-CRYPT)",
+	  cmd_pw },
 	{ "help", "[COMMAND]", "show this help", NULL },
 };
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))

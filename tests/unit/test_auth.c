@@ -123,6 +123,20 @@ static void test_password_schemes(void **state)
 	assert_false(password_verify("{CRYPT}", "x"));
 	assert_false(password_verify(NULL, "x"));
 
+	/* made by `doveadm pw -s SCHEME -p sekr1t` (Dovecot 2.3) */
+	static const char *const dovecot[] = {
+		"{SHA512-CRYPT}$6$RZaqTwDoYnPJkzlm$vhRMLT6b8g6U68b2F06YOuli3QKlwOpp2RNscHbs2hFCXEvCNH1adX1FqGkQYiPyDNHqKWNIRC1oLwhr0ZWte.",
+		"{BLF-CRYPT}$2y$05$G2B9APgFcAR9RcMwxcfjj.bpDngVlE.aeHaktO9x9W.F/CIgcgMpO",
+		"{SSHA512.HEX}0d18cba6c81ec27005d7839ccf465d0b4446281ac9955ff9e11b8d6489721767c7fc984dc7fb386f536474d4c7b74243c0acee35c8b1e482a9904b1141861f48a437c703",
+		"{SSHA256}0y8DWzCi8dOU+c6Vfev6XKAxHsUqAZZA3tcZlgBU2NYDZ8D5",
+		"{SHA256.HEX}c7b4b678b227f6dfb8feedbb5f04e9293c20692af74a7d7f407a262bbad555e2",
+		"{SSHA}8tf/jruVU6qNYCtreJSPXX+jDENkPTes",
+	};
+	for (size_t i = 0; i < sizeof(dovecot) / sizeof(dovecot[0]); i++) {
+		assert_true(password_verify(dovecot[i], "sekr1t"));
+		assert_false(password_verify(dovecot[i], "sekr1T"));
+	}
+
 	struct buf b = BUF_INIT;
 	append_ssha256(&b, "pw", false);
 	assert_true(password_verify(buf_cstr(&b), "pw"));
