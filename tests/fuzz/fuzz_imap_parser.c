@@ -1,0 +1,96 @@
+/* libFuzzer entry point for the IMAP command parser.
+ *
+ *   clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
+ *     tests/fuzz/fuzz_imap_parser.c src/imap/imap-parser.c src/imap/imap-util.c \
+ *     src/imap/mutf7.c src/lib/buf.c src/lib/log.c -o fuzz_imap_parser
+ *
+ * The first two input bytes seed the chunking: the rest is fed in pieces of
+ * pseudo-random size, the way a slow network delivers it, and the caller
+ * drains what the parser consumed. Every command that comes out is walked,
+ * and its strings are run through the argument helpers. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap/imap-parser.h"
+
+static const struct imap_parser_limits fuzz_limits = {
+	.max_line = 4096,
+	.max_literal = 65536,
+	.max_small_literal = 1024,
+	.max_depth = 16,
+	.max_args = 512,
+};
+
+static size_t walk(const struct imap_arg *args, size_t n, unsigned depth)
+{
+	size_t total = 0;
+	if (depth > fuzz_limits.max_depth + 1)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		const struct imap_arg *a = &args[i];
+		const char *s;
+		size_t len;
+		if (a->type == IMAP_ARG_LIST) {
+			total += walk(a->list, a->list_count, depth + 1);
+			continue;
+		}
+		if (a->str == NULL || a->str[a->len] != '\0')
+			abort();
+		total += a->len;
+		if (imap_arg_get_astring(a, &s, &len)) {
+			struct buf b = BUF_INIT;
+			imap_write_string(&b, s, len);
+			(void)mutf7_to_utf8(s, len, &b);
+			buf_free(&b);
+		}
+	}
+	return total;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint32_t seed = 1;
+	if (size >= 2) {
+		seed = (uint32_t)data[0] << 8 | data[1];
+		data += 2;
+		size -= 2;
+	}
+	struct imap_parser *p = imap_parser_new(&fuzz_limits);
+	size_t pos = 0, avail = 0;
+	while (pos < size) {
+		seed = seed * 1103515245u + 12345u;
+		size_t chunk = 1 + (seed >> 16) % 97;
+		avail = avail + chunk < size ? avail + chunk : size;
+		for (;;) {
+			size_t consumed = 0;
+			enum imap_parse_result r =
+				imap_parser_run(p, (const char *)data + pos, avail - pos, &consumed);
+			if (consumed > avail - pos)
+				abort();
+			pos += consumed;
+			if (r == IMAP_PARSE_MORE) {
+				if (pos != avail)
+					abort();
+				break;
+			}
+			if (r == IMAP_PARSE_COMMAND) {
+				struct imap_command *cmd = imap_parser_take(p);
+				if (cmd == NULL || cmd->tag[0] == '\0' || cmd->name[0] == '\0')
+					abort();
+				(void)walk(cmd->args, cmd->n_args, 0);
+				imap_command_free(cmd);
+			} else if (r == IMAP_PARSE_ERROR || r == IMAP_PARSE_FATAL) {
+				if (imap_parser_error(p) == NULL)
+					abort();
+				(void)imap_parser_error_tag(p);
+				if (r == IMAP_PARSE_FATAL) {
+					imap_parser_free(p);
+					p = imap_parser_new(&fuzz_limits);
+				}
+			}
+		}
+	}
+	imap_parser_free(p);
+	return 0;
+}
