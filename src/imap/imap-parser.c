@@ -48,6 +48,7 @@ struct parg {
 	size_t base;         /* lists, while building: slot of child 0 */
 };
 #define NO_PARENT SIZE_MAX
+#define LITERAL_PREALLOC (1024 * 1024)
 
 /* The command and its argument array in one block; the arena beside it. */
 struct cmd_block {
@@ -418,7 +419,9 @@ static enum imap_parse_result literal_announced(struct imap_parser *p)
 		return IMAP_PARSE_MORE;
 	}
 	a->literal8 = p->lit8;
-	buf_reserve(&p->arena, (size_t)p->lit_len + 1);
+	/* grow as the bytes come: an announcement alone must not cost memory */
+	buf_reserve(&p->arena, p->lit_len < LITERAL_PREALLOC ? (size_t)p->lit_len + 1
+							      : LITERAL_PREALLOC);
 	p->state = PS_LIT_EOL;
 	return IMAP_PARSE_MORE;
 }
