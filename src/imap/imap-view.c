@@ -461,6 +461,14 @@ int imap_session_sync(struct imap_session *s, bool allow_expunge)
 	if (s->box == NULL)
 		return 0;
 	ret = mailbox_sync(s->box, &snap);
+	if (ret == -OM_ENOTFOUND) {
+		/* deleted (or renamed away) by another session: nothing we
+		 * could tell the client would keep its sequence numbers right */
+		imap_send(s, "BYE Selected mailbox was deleted, have to disconnect.");
+		if (s->conn != NULL)
+			conn_close(s->conn);
+		return ret;
+	}
 	if (ret < 0) {
 		log_warn("imap %s: sync of %s failed: %s", s->username ? s->username : "-",
 			 mailbox_name(s->box), om_strerror(-ret));
