@@ -24,6 +24,8 @@
 #define IMAP_INPUT_CHUNK 65536
 /* failed logins before the connection is closed */
 #define IMAP_MAX_AUTH_FAILURES 3
+/* input buffered while a failed login's reply is delayed */
+#define IMAP_MAX_HELD_INPUT (1024 * 1024)
 
 static void process_input(struct imap_session *s);
 
@@ -440,6 +442,12 @@ static void process_input(struct imap_session *s)
 	struct conn *c = s->conn;
 	struct evbuffer *in = conn_input(c);
 
+	if (p->held && evbuffer_get_length(in) > IMAP_MAX_HELD_INPUT) {
+		/* reading is not paused while a reply is delayed: bound it */
+		conn_write_str(c, "* BYE Too much input.\r\n");
+		conn_close(c);
+		return;
+	}
 	while (!p->job_running && !p->held && !conn_is_closing(c)) {
 		if (p->line_mode != IMAP_LINE_NONE) {
 			if (!handle_line(s))
