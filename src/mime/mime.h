@@ -20,6 +20,7 @@
 struct mime_param {
 	char *name;  /* lower-case */
 	char *value; /* RFC 2231 continuations joined; still encoded as sent */
+	char *raw_name; /* the name as sent (BODYSTRUCTURE prints this) */
 };
 
 struct mime_part {
@@ -38,7 +39,9 @@ struct mime_part {
 	size_t n_disp_params;
 
 	bool is_multipart;
-	bool is_message_rfc822;     /* message/rfc822 (and message/global) */
+	bool is_message_rfc822;     /* message/rfc822 (or a headerless part of
+				       multipart/digest). message/global is a
+				       leaf, as in Dovecot 2.3. */
 	struct mime_part *children; /* multipart: the parts; rfc822: one child,
 				       the embedded message (its header+body) */
 	size_t n_children;
@@ -55,10 +58,14 @@ struct mime_message {
 struct mime_message *mime_parse(const char *data, size_t len);
 void mime_free(struct mime_message *msg);
 
+/* Output functions append to `out`. */
+
 /* IMAP ENVELOPE of a part's header (RFC 3501 7.4.2), e.g. for the root:
  * ("date" "subject" ((from)) ((sender)) ...). Sender/Reply-To default to From. */
 void mime_envelope(const struct mime_message *msg, const struct mime_part *part, struct buf *out);
-/* BODY (extended = false) or BODYSTRUCTURE (extended = true) of a part. */
+/* BODY (extended = false) or BODYSTRUCTURE (extended = true) of a part,
+ * with its parentheses: "(\"text\" \"plain\" ...)". Byte-identical to
+ * Dovecot 2.3 for CRLF input (sizes are of the bytes given). */
 void mime_bodystructure(const struct mime_message *msg, const struct mime_part *part,
 			bool extended, struct buf *out);
 
@@ -92,8 +99,12 @@ void mime_part_decode_body(const struct mime_message *msg, const struct mime_par
  * when `body`. */
 void mime_search_text(const struct mime_message *msg, bool headers, bool body, struct buf *out);
 
-/* Charset conversion to UTF-8 (iconv). Unknown charset: false, bytes copied. */
+/* Charset conversion to UTF-8 (iconv). Unknown charset: false, bytes copied
+ * (kept if valid UTF-8, else read as latin-1). Unconvertible bytes: U+FFFD. */
 bool mime_charset_to_utf8(const char *charset, const char *in, size_t len, struct buf *out);
+/* A parameter's value as UTF-8 (e.g. a filename): RFC 2231 "name*" values
+ * charset'lang'%XX-decoded, others RFC 2047-decoded (as mailers send). */
+void mime_param_value_utf8(const struct mime_param *param, struct buf *out);
 /* Case-insensitive (Unicode simple folding for Latin/Greek/Cyrillic at
  * least, ASCII always) substring search on UTF-8, as SEARCH needs. */
 bool mime_utf8_contains_ci(const char *haystack, size_t hlen, const char *needle, size_t nlen);
