@@ -401,9 +401,23 @@ static void parse_entity(struct parse_ctx *c, struct mime_part *part, size_t sta
 		part->is_message_rfc822 = true;
 		parse_entity(c, add_child(c, part, &cap), body_start, depth + 1, false, false, ev);
 		end = ev->found ? ev->nl_start : c->len;
+	} else if (info.multipart && info.boundary != NULL) {
+		/* Over a limit: an opaque leaf. Its own boundary lines are
+		 * still known, so they don't end outer parts by prefix match. */
+		size_t my_idx = c->n_bound;
+
+		part->is_multipart = false;
+		c->stack[c->n_bound].s = info.boundary;
+		c->stack[c->n_bound].len = strlen(info.boundary);
+		c->n_bound++;
+		find_boundary(c, body_start, ev);
+		while (ev->found && ev->idx == my_idx) {
+			size_t next = next_line(c, ev->line_start);
+			find_boundary(c, next, ev);
+		}
+		c->n_bound = my_idx;
+		end = ev->found ? ev->nl_start : c->len;
 	} else {
-		if (info.multipart && (depth >= MIME_MAX_DEPTH || c->n_parts >= MIME_MAX_PARTS))
-			part->is_multipart = false; /* opaque */
 		find_boundary(c, body_start, ev);
 		end = ev->found ? ev->nl_start : c->len;
 	}
