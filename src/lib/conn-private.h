@@ -105,6 +105,8 @@ struct conn {
 	struct bufferevent *bev;  /* mu for writers; top of the stack (TLS filter) */
 	struct post *posts;       /* mu */
 	bool finished;            /* mu: on_close done, bev freed */
+	pthread_cond_t out_cond;  /* mu: conn_wait_output sleeps here */
+	unsigned out_waiters;     /* mu */
 
 	atomic_bool closing;      /* conn_close called */
 	bool opened;              /* on_open returned a session */

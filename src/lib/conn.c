@@ -59,6 +59,7 @@ void conn_unref(struct conn *c)
 	if (old != 1)
 		return;
 	om_assert(c->bev == NULL && c->posts == NULL);
+	pthread_cond_destroy(&c->out_cond);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -131,6 +132,41 @@ void conn_printf(struct conn *c, const char *fmt, ...)
 	va_end(ap);
 	conn_write(c, b.data, b.len);
 	buf_free(&b);
+}
+
+static size_t conn_pending_output(struct conn *c);
+
+/* Loop thread: output drained (write callback) or the conn failed. */
+static void conn_wake_writers(struct conn *c)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->out_waiters > 0)
+		pthread_cond_broadcast(&c->out_cond);
+	pthread_mutex_unlock(&c->mu);
+}
+
+int conn_wait_output(struct conn *c, size_t max_pending)
+{
+	int ret = 0;
+	pthread_mutex_lock(&c->mu);
+	while (c->bev != NULL && !c->error && conn_pending_output(c) > max_pending) {
+		/* the write callback fires when the top buffer is down to this */
+		bufferevent_setwatermark(c->bev, EV_WRITE, max_pending, 0);
+		c->out_waiters++;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L; /* a TLS filter drains below the top: recheck */
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&c->out_cond, &c->mu, &ts);
+		c->out_waiters--;
+	}
+	if (c->bev == NULL || c->error)
+		ret = -OM_EIO;
+	pthread_mutex_unlock(&c->mu);
+	return ret;
 }
 
 /* --- posts and timers --- */
@@ -348,6 +384,7 @@ static void conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		}
 		pthread_mutex_lock(&c->mu);
 		c->error = true;
+		pthread_cond_broadcast(&c->out_cond);
 		pthread_mutex_unlock(&c->mu);
 		if (!c->job_running)
 			conn_finish(c);
@@ -374,6 +411,7 @@ static void conn_flush_check(struct conn *c)
 static void conn_writecb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
+	conn_wake_writers(c);
 	if (c->flushing)
 		conn_flush_check(c);
 }
@@ -446,10 +484,11 @@ static void conn_finish(struct conn *c)
 	bufferevent_free(bev);
 	atomic_store(&c->closing, true);
 
+	/* Pending posts first, so their fn(NULL, arg) still sees a live session. */
+	conn_cancel_posts(c);
 	if (c->opened && c->h->on_close != NULL)
 		c->h->on_close(c, c->session);
 	c->session = NULL;
-	conn_cancel_posts(c);
 
 	struct loop *loop = c->loop;
 	if (c->prev != NULL)
@@ -554,6 +593,7 @@ void conn_accept(struct loop *loop, struct listener *lst, int fd, const struct s
 	atomic_init(&c->refs, 1);
 	atomic_init(&c->closing, false);
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->out_cond, NULL);
 	conn_set_peer(c, sa);
 
 	if (lst->implicit_tls) {
@@ -572,6 +612,7 @@ void conn_accept(struct loop *loop, struct listener *lst, int fd, const struct s
 	if (c->bev == NULL) {
 		log_error("%s: cannot set up connection from %s", c->h->name, c->peer_ip);
 		close(fd);
+		pthread_cond_destroy(&c->out_cond);
 		pthread_mutex_destroy(&c->mu);
 		free(c);
 		return;

@@ -47,6 +47,11 @@ struct evbuffer *conn_input(struct conn *c);
 void conn_write(struct conn *c, const void *data, size_t len);
 void conn_write_str(struct conn *c, const char *s);
 void conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Output backpressure for a conn_run() job that writes a lot (FETCH of big
+ * messages): block until at most max_pending bytes of output are queued.
+ * Job thread only (never the loop thread). 0, or -OM_EIO if the connection
+ * failed meanwhile (stop writing). */
+int conn_wait_output(struct conn *c, size_t max_pending);
 /* Close once queued output is flushed (bounded wait). Any thread.
  * Input is no longer delivered after this. */
 void conn_close(struct conn *c);
@@ -57,7 +62,8 @@ bool conn_is_closing(const struct conn *c);
 void conn_run(struct conn *c, void (*job)(void *arg), void (*done)(void *arg), void *arg);
 /* Run fn(c, arg) on the conn's loop thread soon. Any thread. Keeps the conn
  * alive until then; fn is not called if the conn closed meanwhile (then arg
- * is handed to fn with c == NULL so it can be freed). */
+ * is handed to fn with c == NULL so it can be freed; pending posts get this
+ * before on_close runs). */
 void conn_post(struct conn *c, void (*fn)(struct conn *c, void *arg), void *arg);
 /* Same, after msec milliseconds (a timer on the conn's loop; e.g. the delay
  * before answering a failed login, which must not hold a worker). */

@@ -94,6 +94,23 @@ static void job_measure(void *arg)
 	s->seen_input = evbuffer_get_length(conn_input(s->c));
 }
 
+static atomic_int big_chunks_written;
+
+/* 16 MiB in 64 KiB pieces, never more than 256 KiB queued. */
+static void job_big(void *arg)
+{
+	struct sess *s = arg;
+	static char chunk[65536];
+	memset(chunk, 'b', sizeof(chunk));
+	chunk[sizeof(chunk) - 1] = '\n';
+	for (int i = 0; i < 256; i++) {
+		if (conn_wait_output(s->c, 256 * 1024) != 0)
+			return;
+		conn_write(s->c, chunk, sizeof(chunk));
+		atomic_fetch_add(&big_chunks_written, 1);
+	}
+}
+
 static void done_common(void *arg)
 {
 	struct sess *s = arg;
@@ -152,6 +169,12 @@ static void t_input(struct conn *c, void *session)
 			s->sleep_ms = ms;
 			atomic_store(&s->job_active, true);
 			conn_run(c, job_measure, done_measure, s);
+			free(line);
+			return;
+		} else if (strcmp(line, "big") == 0) {
+			snprintf(s->arg, sizeof(s->arg), "big");
+			atomic_store(&s->job_active, true);
+			conn_run(c, job_big, done_common, s);
 			free(line);
 			return;
 		} else if (strcmp(line, "post") == 0) {
@@ -549,6 +572,49 @@ static void test_input_bounded_during_job(void **state)
 	client_close(&cl);
 }
 
+static void big_download(struct client *cl)
+{
+	atomic_store(&big_chunks_written, 0);
+	client_send(cl, "big\r\n");
+	sleep_ms(300);
+	/* we read nothing yet: the job must be waiting, not buffering 16 MiB */
+	assert_true(atomic_load(&big_chunks_written) < 64);
+	const size_t want = 256 * 65536 + strlen("done big\r\n");
+	size_t total = cl->len;
+	char tail[16] = "";
+	char buf[65536];
+	while (total < want) {
+		ssize_t r = cl->ssl != NULL ? SSL_read(cl->ssl, buf, sizeof(buf))
+					    : recv(cl->fd, buf, sizeof(buf), 0);
+		assert_true(r > 0);
+		total += (size_t)r;
+		if (r >= 10)
+			memcpy(tail, buf + r - 10, 10);
+	}
+	cl->len = 0;
+	assert_int_equal(total, want);
+	assert_memory_equal(tail, "done big\r\n", 10);
+	assert_int_equal(atomic_load(&big_chunks_written), 256);
+}
+
+static void test_output_backpressure(void **state)
+{
+	struct client cl;
+	client_connect(&cl, plain_port);
+	expect_line(&cl, "hello");
+	big_download(&cl);
+	client_send(&cl, "echo after\r\n");
+	expect_line(&cl, "after");
+	client_close(&cl);
+
+	/* the same through TLS (the filter buffers below the top bufferevent) */
+	client_connect(&cl, tls_port);
+	client_tls(&cl);
+	expect_line(&cl, "hello");
+	big_download(&cl);
+	client_close(&cl);
+}
+
 static void test_starttls(void **state)
 {
 	struct client cl;
@@ -660,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_half_close),
 		cmocka_unit_test(test_input_bounded_during_job),
+		cmocka_unit_test(test_output_backpressure),
 		cmocka_unit_test(test_starttls),
 		cmocka_unit_test(test_implicit_tls_and_unix),
 		cmocka_unit_test(test_stop_with_open_conns), /* last: stops the server */
