@@ -512,6 +512,8 @@ enum imap_parse_result imap_parser_run(struct imap_parser *p, const char *data, 
 				fail(p, "Empty tag");
 				continue;
 			} else if (is_tag_char(c)) {
+				/* most commands fit: one allocation for their strings */
+				buf_reserve(&p->arena, 256);
 				p->tag_off = p->arena.len;
 				buf_append_c(&p->arena, (char)c);
 				p->state = PS_TAG;

@@ -2,17 +2,22 @@
  *
  *   clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
  *     tests/fuzz/fuzz_imap_parser.c src/imap/imap-parser.c src/imap/imap-util.c \
- *     src/imap/mutf7.c src/lib/buf.c src/lib/log.c -o fuzz_imap_parser
+ *     src/imap/mutf7.c src/imap/imap-search.c src/lib/buf.c src/lib/log.c \
+ *     -o fuzz_imap_parser
+ *   ./fuzz_imap_parser tests/fuzz/corpus/imap_parser
  *
  * The first two input bytes seed the chunking: the rest is fed in pieces of
  * pseudo-random size, the way a slow network delivers it, and the caller
- * drains what the parser consumed. Every command that comes out is walked,
- * and its strings are run through the argument helpers. */
+ * drains what the parser consumed. Every command that comes out is walked;
+ * its strings go through the argument helpers and modified UTF-7 (checking
+ * that decoding accepts only canonical forms: re-encoding gives the input
+ * back), and its arguments are tried as a SEARCH program. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "imap/imap-parser.h"
+#include "imap/imap-search.h"
 
 static const struct imap_parser_limits fuzz_limits = {
 	.max_line = 4096,
@@ -39,13 +44,71 @@ static size_t walk(const struct imap_arg *args, size_t n, unsigned depth)
 			abort();
 		total += a->len;
 		if (imap_arg_get_astring(a, &s, &len)) {
-			struct buf b = BUF_INIT;
+			struct buf b = BUF_INIT, back = BUF_INIT;
 			imap_write_string(&b, s, len);
-			(void)mutf7_to_utf8(s, len, &b);
+			buf_reset(&b);
+			if (mutf7_to_utf8(s, len, &b)) {
+				if (!utf8_to_mutf7(buf_cstr(&b), b.len, &back) || back.len != len ||
+				    memcmp(back.data, s, len) != 0)
+					abort();
+			}
+			buf_reset(&b);
+			buf_reset(&back);
+			if (utf8_to_mutf7(s, len, &b)) {
+				if (!mutf7_to_utf8(buf_cstr(&b), b.len, &back) || back.len != len ||
+				    memcmp(back.data, s, len) != 0)
+					abort();
+			}
 			buf_free(&b);
+			buf_free(&back);
 		}
 	}
 	return total;
+}
+
+static bool fake_header(void *ctx, const char *name, struct buf *out)
+{
+	buf_append_str(out, name);
+	return true;
+}
+
+static bool fake_text(void *ctx, bool with_headers, struct buf *out)
+{
+	buf_append_str(out, with_headers ? "Subject: x\nbody" : "body");
+	return true;
+}
+
+static bool fake_date(void *ctx, long long *t, int *tz)
+{
+	*t = 1000000000;
+	*tz = -120;
+	return true;
+}
+
+static bool fake_contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+	return nlen <= hlen && memmem(hay, hlen, needle, nlen) != NULL;
+}
+
+static void try_search(const struct imap_command *cmd)
+{
+	struct search_program *prog;
+	const char *error;
+	static char kw0[] = "$Junk";
+	static char *kws[] = { kw0 };
+	if (search_program_parse(cmd->args, cmd->n_args, &prog, &error) != SEARCH_PARSE_OK) {
+		if (error == NULL)
+			abort();
+		return;
+	}
+	if (search_program_bind(prog, kws, 1, 3, 30, &error)) {
+		struct search_source src = { NULL, fake_header, fake_text, fake_date, fake_contains };
+		for (uint32_t i = 1; i <= 3; i++) {
+			struct search_msg m = { i, i * 10, i * 7, i & 1, i * 100, i * 86400, 60 };
+			(void)search_program_match(prog, &m, &src);
+		}
+	}
+	search_program_free(prog);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -79,6 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (cmd == NULL || cmd->tag[0] == '\0' || cmd->name[0] == '\0')
 					abort();
 				(void)walk(cmd->args, cmd->n_args, 0);
+				try_search(cmd);
 				imap_command_free(cmd);
 			} else if (r == IMAP_PARSE_ERROR || r == IMAP_PARSE_FATAL) {
 				if (imap_parser_error(p) == NULL)
