@@ -49,14 +49,14 @@ static size_t walk(const struct imap_arg *args, size_t n, unsigned depth)
 			buf_reset(&b);
 			if (mutf7_to_utf8(s, len, &b)) {
 				if (!utf8_to_mutf7(buf_cstr(&b), b.len, &back) || back.len != len ||
-				    memcmp(back.data, s, len) != 0)
+				    memcmp(buf_cstr(&back), s, len) != 0)
 					abort();
 			}
 			buf_reset(&b);
 			buf_reset(&back);
 			if (utf8_to_mutf7(s, len, &b)) {
 				if (!mutf7_to_utf8(buf_cstr(&b), b.len, &back) || back.len != len ||
-				    memcmp(back.data, s, len) != 0)
+				    memcmp(buf_cstr(&back), s, len) != 0)
 					abort();
 			}
 			buf_free(&b);
@@ -158,3 +158,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	imap_parser_free(p);
 	return 0;
 }
+
+#ifdef OM_FUZZ_STANDALONE
+/* Replay driver without libFuzzer: each argument is an input file.
+ *   cc -DOM_FUZZ_STANDALONE ... tests/fuzz/fuzz_imap_parser.c ...
+ *   ./a.out tests/fuzz/corpus/imap_parser/ * */
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		FILE *fp = fopen(argv[i], "rb");
+		if (fp == NULL) {
+			perror(argv[i]);
+			return 1;
+		}
+		struct buf b = BUF_INIT;
+		char tmp[4096];
+		size_t n;
+		while ((n = fread(tmp, 1, sizeof(tmp), fp)) > 0)
+			buf_append(&b, tmp, n);
+		fclose(fp);
+		LLVMFuzzerTestOneInput((const uint8_t *)buf_cstr(&b), b.len);
+		buf_free(&b);
+	}
+	return 0;
+}
+#endif
