@@ -113,6 +113,60 @@ static int get_structure(struct fetch_ctx *ctx, enum structure_kind k)
 	return 0;
 }
 
+/* The part a section path names, as Dovecot 2.3 resolves it: numbers pick
+ * children of a multipart; after a message/rfc822 part they go on inside
+ * the embedded message; a non-multipart part takes one "1" meaning itself
+ * (BODY[1] of a single-part message, BODY[1.1] of a leaf), no more. The
+ * message itself is the root, so the first number never enters a
+ * top-level message/rfc822: BODY[1] of it is its whole body.
+ * (mime_part_by_path differs on these points, so it is not used here.) */
+static const struct mime_part *part_by_path(const struct mime_message *msg,
+					    const unsigned *path, size_t n)
+{
+	const struct mime_part *part = &msg->root;
+	bool self_used = false;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && part->is_message_rfc822 && part->n_children == 1) {
+			part = &part->children[0];
+			self_used = false;
+		}
+		if (part->is_multipart) {
+			if (path[i] == 0 || path[i] > part->n_children)
+				return NULL;
+			part = &part->children[path[i] - 1];
+			self_used = false;
+		} else if (path[i] == 1 && !self_used) {
+			self_used = true;
+		} else {
+			return NULL;
+		}
+	}
+	return part;
+}
+
+/* The root header's length (blank line included), found the way the MIME
+ * parser finds it, so header-only fetches need no full parse. */
+static size_t root_header_len(const char *d, size_t len)
+{
+	size_t pos = 0;
+	while (pos < len) {
+		if (d[pos] == '\n')
+			return pos + 1;
+		if (d[pos] == '\r' && pos + 1 < len && d[pos + 1] == '\n')
+			return pos + 2;
+		const char *nl = memchr(d + pos, '\n', len - pos);
+		if (nl == NULL)
+			break;
+		pos = (size_t)(nl - d) + 1;
+	}
+	return len;
+}
+
+static bool needs_parse(const struct imap_fetch_item *it)
+{
+	return it->path_len > 0;
+}
+
 /* The bytes of a body section of the current message (empty if the part
  * or the section does not exist, as Dovecot answers). */
 static int section_data(struct fetch_ctx *ctx, const struct imap_fetch_item *it,
@@ -120,12 +174,12 @@ static int section_data(struct fetch_ctx *ctx, const struct imap_fetch_item *it,
 {
 	*data_r = "";
 	*len_r = 0;
-	int ret = it->spec == IMAP_SECTION_ALL && it->path_len == 0 ?
-		msg_open(ctx) : msg_parse(ctx);
+	int ret = needs_parse(it) ? msg_parse(ctx) : msg_open(ctx);
 	if (ret < 0)
 		return ret;
 	const char *msg = ctx->md.data;
 	const struct mime_part *part, *hdr_part;
+	struct mime_part root;
 
 	if (it->path_len == 0) {
 		if (it->spec == IMAP_SECTION_ALL) {
@@ -133,9 +187,13 @@ static int section_data(struct fetch_ctx *ctx, const struct imap_fetch_item *it,
 			*len_r = ctx->md.len;
 			return 0;
 		}
-		part = hdr_part = &ctx->mime->root;
+		memset(&root, 0, sizeof(root));
+		root.hdr_len = root_header_len(msg, ctx->md.len);
+		root.body_off = root.hdr_len;
+		root.body_len = ctx->md.len - root.hdr_len;
+		part = hdr_part = &root;
 	} else {
-		part = mime_part_by_path(ctx->mime, it->path, it->path_len);
+		part = part_by_path(ctx->mime, it->path, it->path_len);
 		if (part == NULL)
 			return 0;
 		/* HEADER, TEXT and HEADER.FIELDS after a part number name the
@@ -251,8 +309,7 @@ static int prepare_message(struct fetch_ctx *ctx)
 	for (size_t i = req->n_view_items; i < req->n_items; i++) {
 		const struct imap_fetch_item *it = &req->items[i];
 		if (it->kind == IMAP_FETCH_SECTION) {
-			bool whole = it->spec == IMAP_SECTION_ALL && it->path_len == 0;
-			ret = whole ? msg_open(ctx) : msg_parse(ctx);
+			ret = needs_parse(it) ? msg_parse(ctx) : msg_open(ctx);
 		} else {
 			ret = get_structure(ctx, structure_of(it->kind));
 		}

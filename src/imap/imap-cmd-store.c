@@ -159,7 +159,7 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 	buf_free(&err);
 
 	if (s->readonly) {
-		imap_cmd_no(s, "[READ-ONLY] Mailbox is read-only");
+		imap_cmd_no(s, "Mailbox is read-only");
 		return;
 	}
 
@@ -267,7 +267,7 @@ static void copy_or_move(struct imap_session *s, struct imap_command *cmd, bool 
 	}
 	if (move && s->readonly) {
 		buf_free(&dest);
-		imap_cmd_no(s, "[READ-ONLY] Mailbox is read-only");
+		imap_cmd_no(s, "Mailbox is read-only");
 		return;
 	}
 
@@ -360,7 +360,7 @@ void cmd_expunge(struct imap_session *s, struct imap_command *cmd)
 		return;
 	}
 	if (s->readonly) {
-		imap_cmd_no(s, "[READ-ONLY] Mailbox is read-only");
+		imap_cmd_no(s, "Mailbox is read-only");
 		return;
 	}
 
