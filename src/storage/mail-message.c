@@ -81,7 +81,7 @@ static int box_get(struct mailbox *box, struct index_mailbox *mb_r)
 int mailbox_sync(struct mailbox *box, struct mailbox_snapshot **snap_r)
 {
 	struct mail_user *user = box->user;
-	struct index_mailbox mb;
+	struct index_mailbox mb = { 0 };
 	*snap_r = NULL;
 	mail_user_lock(user);
 	int ret = box_get(box, &mb);
@@ -115,8 +115,7 @@ int mailbox_sync(struct mailbox *box, struct mailbox_snapshot **snap_r)
 		snap = NULL;
 	}
 	index_msgs_free(msgs, n);
-	if (ret != -OM_ENOTFOUND || mb.name != NULL)
-		index_mailbox_clear(&mb);
+	index_mailbox_clear(&mb);
 	mail_user_unlock(user);
 	mailbox_snapshot_free(snap);
 	return ret;
@@ -227,6 +226,8 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 
 	mail_user_lock(user);
 	ret = mail_user_find_mailbox(user, norm.data, &mb);
+	if (ret == 0 && mb.uidvalidity == 0)
+		ret = user->ops->mailbox_sync(user, &mb); /* learn what is there first */
 	if (ret == 0)
 		ret = quota_check(user, req.vsize);
 	if (ret == 0)
@@ -466,6 +467,8 @@ int mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t n_uids,
 	ret = box_get(src, &smb);
 	if (ret == 0)
 		ret = mail_user_find_mailbox(user, norm.data, &dmb);
+	if (ret == 0 && dmb.uidvalidity == 0)
+		ret = user->ops->mailbox_sync(user, &dmb);
 	if (ret == 0 && smb.id == dmb.id) {
 		/* one row, one struct: keep modseq/uidnext updates in one place */
 		index_mailbox_clear(&dmb);

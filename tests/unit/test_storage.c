@@ -10,6 +10,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -588,7 +589,7 @@ static int watch_calls;
 static void on_change(void *arg)
 {
 	(void)arg;
-	watch_calls++;
+	__atomic_fetch_add(&watch_calls, 1, __ATOMIC_SEQ_CST);
 }
 
 static void test_watchers(void **state)
@@ -615,6 +616,60 @@ static void test_watchers(void **state)
 	mail_user_unwatch(w_inbox);
 	append(u, "INBOX", msg1, 0, NULL, 0);
 	assert_int_equal(watch_calls, 3);
+	mail_user_unref(u);
+}
+
+#define THREADS 4
+#define PER_THREAD 25
+
+static void *append_thread(void *arg)
+{
+	(void)arg;
+	struct mail_user *u = NULL;
+	if (mail_user_open(&cfg, "threads", NULL, &u) != 0)
+		return (void *)1;
+	for (int i = 0; i < PER_THREAD; i++) {
+		struct mail_save s = { .data = msg1, .len = strlen(msg1) };
+		uint32_t uidv, uid;
+		if (mailbox_append(u, "INBOX", &s, &uidv, &uid) != 0) {
+			mail_user_unref(u);
+			return (void *)1;
+		}
+		if (i % 5 == 0) {
+			struct mailbox *box;
+			struct mailbox_snapshot *snap;
+			if (mailbox_open(u, "INBOX", false, &box) == 0) {
+				if (mailbox_sync(box, &snap) == 0)
+					mailbox_snapshot_free(snap);
+				mailbox_close(box);
+			}
+		}
+	}
+	mail_user_unref(u);
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	(void)state;
+	struct mail_user *u = open_user("threads");
+	watch_calls = 0;
+	struct mail_watch *w = mail_user_watch(u, NULL, on_change, NULL);
+	pthread_t th[THREADS];
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, append_thread, NULL), 0);
+	for (int i = 0; i < THREADS; i++) {
+		void *rv;
+		pthread_join(th[i], &rv);
+		assert_null(rv);
+	}
+	mail_user_unwatch(w);
+	assert_int_equal(watch_calls, THREADS * PER_THREAD);
+	struct mailbox_snapshot *snap = sync_box(u, "INBOX", false);
+	assert_int_equal(snap->count, THREADS * PER_THREAD);
+	for (size_t i = 0; i < snap->count; i++)
+		assert_int_equal(snap->recs[i].uid, i + 1);
+	mailbox_snapshot_free(snap);
 	mail_user_unref(u);
 }
 
@@ -701,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_quota_and_limits),
 		cmocka_unit_test(test_watchers),
 		cmocka_unit_test(test_index_rebuild),
+		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
