@@ -37,35 +37,31 @@ struct bevent {
 	size_t idx;        /* index into the boundary stack */
 	size_t nl_start;   /* where the ending part stops: the [CR]LF before */
 	size_t line_start; /* the "--" */
+	/* Where the enclosing parts below the boundary's owner stop:
+	 * nl_start, except when the boundary cut a header short. Dovecot
+	 * then gives the [CR]LF to the cut part's parent. */
+	size_t up_end;
 };
 
 static bool boundary_at(const struct parse_ctx *c, size_t pos, size_t *idx_r, bool *close_r)
 {
-	const char *p = c->d + pos, *lf;
-	size_t rest = c->len - pos, find, i, best = 0;
+	const char *p = c->d + pos;
+	size_t rest = c->len - pos, i, best = 0;
 	bool have_best = false;
 
 	if (c->n_bound == 0 || rest < 2 || p[0] != '-' || p[1] != '-')
 		return false;
 	p += 2;
 	rest -= 2;
-	find = rest;
-	lf = memchr(p, '\n', rest);
-	if (lf != NULL) {
-		find = (size_t)(lf - p);
-		if (find > 0 && p[find - 1] == '\r')
-			find--;
-		if (find > 2 && p[find - 1] == '-' && p[find - 2] == '-')
-			find -= 2;
-	}
+	/* Dovecot 2.3.19: a boundary matches when the text after "--"
+	 * starts with it, whatever follows (so a boundary may itself end in
+	 * "--"); the longest matching boundary wins, the innermost on ties */
 	for (i = c->n_bound; i-- > 0;) {
 		const struct boundary *b = &c->stack[i];
-		if (b->len <= find && memcmp(b->s, p, b->len) == 0 &&
+		if (b->len <= rest && memcmp(b->s, p, b->len) == 0 &&
 		    (!have_best || c->stack[best].len < b->len)) {
 			best = i;
 			have_best = true;
-			if (b->len == find)
-				break;
 		}
 	}
 	if (!have_best)
@@ -89,11 +85,13 @@ static void make_event(const struct parse_ctx *c, size_t from, size_t pos, size_
 	ev->close = close;
 	ev->line_start = pos;
 	ev->nl_start = pos;
+	ev->up_end = pos;
 	if (pos > from) {
 		ev->nl_start = pos - 1; /* the LF */
 		if (ev->nl_start > from && c->d[ev->nl_start - 1] == '\r')
 			ev->nl_start--;
 	}
+	ev->up_end = ev->nl_start;
 }
 
 /* The first boundary line at or after the line starting at `from`. */
@@ -329,7 +327,7 @@ static size_t parse_multipart_body(struct parse_ctx *c, struct mime_part *part, 
 		}
 		if (e.idx < my_idx) {
 			*ev = e;
-			return e.nl_start;
+			return e.up_end;
 		}
 		pos = next_line(c, e.line_start);
 		if (e.close || c->d[pos - 1] != '\n' || c->n_parts >= MIME_MAX_PARTS) {
@@ -371,6 +369,7 @@ static void parse_entity(struct parse_ctx *c, struct mime_part *part, size_t sta
 		}
 		if (c->d[pos] == '-' && boundary_at(c, pos, &idx, &close)) {
 			make_event(c, start, pos, idx, close, ev);
+			ev->up_end = ev->line_start;
 			part->hdr_len = ev->nl_start - start;
 			body_start = ev->nl_start;
 			hdr_cut = true;
@@ -388,6 +387,27 @@ static void parse_entity(struct parse_ctx *c, struct mime_part *part, size_t sta
 	parse_part_header(c, part, parent_multipart, parent_digest, &info);
 	part->is_multipart = info.multipart;
 
+	if (!hdr_cut && body_start < c->len && c->d[body_start] == '-') {
+		/* An enclosing boundary right after the blank line takes the
+		 * blank line's newline as its own (Dovecot: the header ends
+		 * before it). The part's own boundary is known here already,
+		 * so a longer own boundary wins the prefix match. */
+		size_t own = c->n_bound;
+		if (info.multipart && info.boundary != NULL) {
+			c->stack[own].s = info.boundary;
+			c->stack[own].len = strlen(info.boundary);
+			c->n_bound++;
+		}
+		if (boundary_at(c, body_start, &idx, &close) && idx < own) {
+			make_event(c, start, body_start, idx, close, ev);
+			ev->up_end = ev->line_start;
+			part->hdr_len = ev->nl_start - start;
+			part->body_off = body_start = ev->nl_start;
+			hdr_cut = true;
+		}
+		c->n_bound = own;
+	}
+
 	if (hdr_cut) {
 		end = body_start;
 	} else if (info.multipart && info.boundary != NULL && depth < MIME_MAX_DEPTH &&
@@ -400,7 +420,7 @@ static void parse_entity(struct parse_ctx *c, struct mime_part *part, size_t sta
 		size_t cap = 0;
 		part->is_message_rfc822 = true;
 		parse_entity(c, add_child(c, part, &cap), body_start, depth + 1, false, false, ev);
-		end = ev->found ? ev->nl_start : c->len;
+		end = ev->found ? ev->up_end : c->len;
 	} else if (info.multipart && info.boundary != NULL) {
 		/* Over a limit: an opaque leaf. Its own boundary lines are
 		 * still known, so they don't end outer parts by prefix match. */
@@ -478,13 +498,14 @@ const struct mime_part *mime_part_by_path(const struct mime_message *msg, const 
 	const struct mime_part *part = &msg->root;
 	size_t i;
 
+	/* As Dovecot: a number picks a child of a multipart, or (only "1")
+	 * the part itself; a message/rfc822 part followed by more numbers
+	 * is entered, so "2.1" is part 1 of the message attached as 2. */
 	for (i = 0; i < n; i++) {
 		unsigned num = path[i];
 
 		if (num == 0)
 			return NULL;
-		if (part->is_message_rfc822 && part->n_children == 1)
-			part = &part->children[0]; /* numbers continue inside */
 		if (part->is_multipart) {
 			if (num > part->n_children)
 				return NULL;
@@ -492,6 +513,8 @@ const struct mime_part *mime_part_by_path(const struct mime_message *msg, const 
 		} else if (num != 1) {
 			return NULL;
 		}
+		if (i + 1 < n && part->is_message_rfc822 && part->n_children == 1)
+			part = &part->children[0];
 	}
 	return part;
 }

@@ -258,8 +258,12 @@ int rfc822_parse_content_type(struct rfc822_ctx *c, struct buf *out)
 		return -1;
 	if (rfc822_parse_mime_token(c, out) <= 0)
 		return -1;
-	if (*c->data != '/')
+	if (*c->data != '/') {
+		/* "text; charset=x": Dovecot keeps no type at all here (but
+		 * does keep "text" when the value ends after it) */
+		buf_reset(out);
 		return -1;
+	}
 	c->data++;
 	if (rfc822_skip_lwsp(c) <= 0)
 		return -1;

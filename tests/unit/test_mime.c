@@ -226,6 +226,234 @@ static const struct expected_fetch dovecot_fetch[] = {
 	  " \"\")(\"text\" \"plain\" (\"charset\" \"a\\\"b\\\\c\" \"x*\" \"utf-8'en'%41%42\" \"y*\" \"x%25zz\") \"\" NIL \"7bi"
 	  "t\" 4 0 NIL (\"\" (\"filename\" \"x\")) NIL NIL) \"mixed\" (\"boundary\" \"P\" \"boundary\" \"second\") NIL"
 	  " NIL NIL)" },
+	{ "28-cut-header.eml",
+	  "ENVELOPE (NIL \"headers cut by boundaries\" ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"exa"
+	  "mple.com\")) ((NIL NIL \"a\" \"example.com\")) NIL NIL NIL NIL NIL) BODY (((\"message\" \"rfc822\" "
+	  "NIL NIL NIL \"7bit\" 49 (NIL \"embedded, header only\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"text"
+	  "\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 2) \"mixed\")((\"text\" \"plain\" (\"charset"
+	  "\" \"us-ascii\") NIL NIL \"7bit\" 0 0) \"alternative\")(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL"
+	  " NIL \"7bit\" 4 0) \"mixed\") BODYSTRUCTURE (((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 49 (NIL \""
+	  "embedded, header only\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-asc"
+	  "ii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) 2 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"inner\") N"
+	  "IL NIL NIL)((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) \"al"
+	  "ternative\" (\"boundary\" \"alt\") NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \""
+	  "7bit\" 4 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"outer\") NIL NIL NIL)" },
+};
+
+/* BODY[<path>] and BODY[<path>.MIME] of every part, as Dovecot sent them */
+struct expected_section {
+	const char *file, *path;
+	const char *body, *mime;
+};
+
+static const struct expected_section dovecot_sections[] = {
+	{ "01-simple.eml", "1",
+	  "Hello Bob,\r\n\r\nthis is a simple test.\r\n",
+	  "Return-Path: <alice@example.com>\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\nFrom: Alice "
+	  "Example <alice@example.com>\r\nTo: Bob <bob@example.org>, carol@example.net\r\nSubject: Hello "
+	  "\"world\" \\ test\r\nMessage-ID: <B27397-0100000@example.com>\r\nMIME-Version: 1.0\r\n\r\n" },
+	{ "03-no-sep.eml", "1",
+	  "",
+	  "From: nobody@example.com\r\nSubject: no body here\r\nX-Last: yes\r\n" },
+	{ "04-nested.eml", "1",
+	  "--inner\r\nContent-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: quoted-p"
+	  "rintable\r\n\r\nGr=FC=DFe aus M=FCnchen, soft=\r\n break here. Bad =ZZ escape.\r\n--inner\r\nContent"
+	  "-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: base64\r\nContent-Description:"
+	  " the html version\r\n\r\nPGh0bWw+PGJvZHk+R3LDvMOfZSBhdXMgTcO8bmNoZW48L2JvZHk+PC9odG1sPgo=\r\n--i"
+	  "nner--\r\n",
+	  "Content-Type: multipart/alternative; boundary=inner\r\nContent-ID: <alt@x>\r\n\r\n" },
+	{ "04-nested.eml", "1.1",
+	  "Gr=FC=DFe aus M=FCnchen, soft=\r\n break here. Bad =ZZ escape.",
+	  "Content-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r"
+	  "\n\r\n" },
+	{ "04-nested.eml", "1.2",
+	  "PGh0bWw+PGJvZHk+R3LDvMOfZSBhdXMgTcO8bmNoZW48L2JvZHk+PC9odG1sPgo=",
+	  "Content-Type: text/html; charset=\"utf-8\"\r\nContent-Transfer-Encoding: base64\r\nContent-Descr"
+	  "iption: the html version\r\n\r\n" },
+	{ "04-nested.eml", "2",
+	  "AAECAwQFBgcICQoL",
+	  "Content-Type: application/octet-stream; name=\"data.bin\"\r\nContent-Disposition: attachment; "
+	  "filename=\"data.bin\"; size=12\r\nContent-Transfer-Encoding: base64\r\nContent-Language: en, de\r"
+	  "\nContent-Location: http://example.com/data.bin\r\nContent-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\n\r\n" },
+	{ "05-rfc822.eml", "1",
+	  "see attached",
+	  "Content-Type: text/plain\r\n\r\n" },
+	{ "05-rfc822.eml", "2",
+	  "From: Inner Person <inner@example.com>\r\nTo: a@b.c\r\nSubject: inner subject\r\nDate: Thu, 3 Ma"
+	  "r 2022 12:00:00 -0500\r\nMessage-ID: <inner@example.com>\r\nIn-Reply-To: <prev@example.com>\r\nC"
+	  "ontent-Type: multipart/alternative; boundary=YY\r\n\r\n--YY\r\nContent-Type: text/plain; charset"
+	  "=us-ascii\r\n\r\ninner text\r\ntwo lines\r\n--YY\r\nContent-Type: text/html\r\n\r\n<p>inner</p>\r\n--YY--\r"
+	  "\n",
+	  "Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n\r\n" },
+	{ "05-rfc822.eml", "2.1",
+	  "inner text\r\ntwo lines",
+	  "Content-Type: text/plain; charset=us-ascii\r\n\r\n" },
+	{ "05-rfc822.eml", "2.2",
+	  "<p>inner</p>",
+	  "Content-Type: text/html\r\n\r\n" },
+	{ "06-missing-close.eml", "1",
+	  "first part",
+	  "Content-Type: text/plain\r\n\r\n" },
+	{ "06-missing-close.eml", "2",
+	  "second part runs to the end\r\nand more\r\n",
+	  "Content-Type: text/plain\r\n\r\n" },
+	{ "07-prefix.eml", "1",
+	  "--b-inner\r\nContent-Type: text/plain\r\n\r\ninner one\r\n--b-inner\r\nContent-Type: text/plain\r\n\r\ni"
+	  "nner two\r\n--b-inner--\r\n",
+	  "Content-Type: multipart/alternative; boundary=\"b-inner\"\r\n\r\n" },
+	{ "07-prefix.eml", "1.1",
+	  "inner one",
+	  "Content-Type: text/plain\r\n\r\n" },
+	{ "07-prefix.eml", "1.2",
+	  "inner two",
+	  "Content-Type: text/plain\r\n\r\n" },
+	{ "07-prefix.eml", "2",
+	  "outer two",
+	  "Content-Type: text/plain\r\n\r\n" },
+	{ "08-8bit.eml", "1",
+	  "K\xc3\xa4se und Br\xc3\xb6tchen.\r\n",
+	  "From: J\xc3\xbcrgen M\xc3\xbcller <juergen@example.com>\r\nTo: \"Fran\xe7ois\" <francois@example.fr>\r\nSubject"
+	  ": Gr\xc3\xbc\xc3\x9f" "e \xe0 tous\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit"
+	  "\r\n\r\n" },
+	{ "09-rfc2047.eml", "1",
+	  "Caf=E9 cr=E8me\r\n",
+	  "From: =?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>\r\nTo: =?UTF-8?B?SsO8cmdlbg==?="
+	  " <j@example.com>, \"=?utf-8?q?Quoted_=C3=A4?=\" <q@example.com>\r\nCc: =?US-ASCII*EN?Q?Keith_M"
+	  "oore?= <moore@cs.utk.edu>\r\nSubject: =?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\r\n =?"
+	  "ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?= and =?utf-8?Q?M=C3=BCnchen?= end\r\nCont"
+	  "ent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" },
+	{ "10-rfc2231.eml", "1",
+	  "stuff",
+	  "Content-Type: application/x-stuff;\r\n title*0*=us-ascii'en'This%20is%20even%20more%20;\r\n ti"
+	  "tle*1*=%2A%2A%2Afun%2A%2A%2A%20;\r\n title*2=\"isn't it!\"\r\nContent-Disposition: attachment;\r\n"
+	  " filename*0*=UTF-8''Gr%C3%BC%C3%9Fe;\r\n filename*1=\".txt\"\r\n\r\n" },
+	{ "10-rfc2231.eml", "2",
+	  "text",
+	  "Content-Type: text/plain; name*=iso-8859-1''caf%E9.txt\r\nContent-Disposition: inline; filen"
+	  "ame=\"plain name.txt\"; FileName=\"dup\"\r\n\r\n" },
+	{ "11-groups.eml", "1",
+	  "body\r\n",
+	  "From: Alice <alice@example.com>\r\nTo: A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe"
+	  "@one.test>;\r\nCc: Undisclosed recipients:;\r\nBcc: friends: ;, x@y.z\r\nReply-To: \"Reply Person"
+	  "\" <reply@example.com>\r\nSender: sender@example.com\r\nSubject: groups\r\n\r\n" },
+	{ "12-addr-weird.eml", "1",
+	  "body\r\n",
+	  "From: Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>\r\nTo: \"Joe Q. Public\" <"
+	  "john.q.public@example.com>, \"quoted\\\"local\"@example.com, <@route1,@route2:user@host.test>,"
+	  " nodomain, Mary Smith <mary@x.test>, jdoe@example.org (John Doe)\r\nCc: \"weird \\\\ name\" <w@x"
+	  ".y>, undisclosed, @, <>, \"\" <empty@name.test>\r\nIn-Reply-To: <a@b> <c@d>\r\nMessage-ID:   <id"
+	  " with space@x>  \r\nSubject: weird addresses\r\n\r\n" },
+	{ "13-ctype.eml", "1",
+	  "no subtype",
+	  "Content-Type: text\r\n\r\n" },
+	{ "13-ctype.eml", "2",
+	  "bad params",
+	  "Content-Type: TEXT/HTML; CHARSET=ISO-8859-1; ; junk; x=\"unterminated\r\n\r\n" },
+	{ "13-ctype.eml", "3",
+	  "%PDF",
+	  "Content-Type: application/pdf\r\n\r\n" },
+	{ "13-ctype.eml", "4",
+	  "aGVsbG8=",
+	  "Content-Type: ; charset=utf-8\r\nContent-Transfer-Encoding: BASE64\r\n\r\n" },
+	{ "13-ctype.eml", "5",
+	  "comment after param",
+	  "Content-Type: text/plain; charset=\"utf-8\" (comment)\r\nContent-Transfer-Encoding: x-uuencode"
+	  "\r\n\r\n" },
+	{ "14-digest.eml", "1",
+	  "From: one@example.com\r\nSubject: first in digest\r\n\r\nfirst body",
+	  "\r\n" },
+	{ "14-digest.eml", "1.1",
+	  "first body",
+	  "From: one@example.com\r\nSubject: first in digest\r\n\r\n" },
+	{ "14-digest.eml", "2",
+	  "explicit text",
+	  "Content-Type: text/plain\r\n\r\n" },
+	{ "14-digest.eml", "3",
+	  "From: two@example.com\r\nSubject: second in digest\r\nContent-Type: multipart/mixed; boundary="
+	  "E\r\n\r\n--E\r\nContent-Type: text/plain\r\n\r\ndeep\r\n--E--\r\n",
+	  "\r\n" },
+	{ "14-digest.eml", "3.1",
+	  "deep",
+	  "Content-Type: text/plain\r\n\r\n" },
+	{ "18-nomime.eml", "1",
+	  "body=20text\r\n",
+	  "From: a@example.com\r\nSubject: not mime\r\nContent-Transfer-Encoding: quoted-printable\r\nConte"
+	  "nt-Description: ignored?\r\nContent-Disposition: attachment; filename=x\r\n\r\n" },
+	{ "19-global.eml", "1",
+	  "From: inner@example.com\r\nSubject: inner global\r\n\r\nhi",
+	  "Content-Type: message/global\r\n\r\n" },
+	{ "19-global.eml", "2",
+	  "Subject: upper\r\n\r\nx",
+	  "Content-Type: Message/RFC822; name=x\r\n\r\n" },
+	{ "19-global.eml", "2.1",
+	  "x",
+	  "Subject: upper\r\n\r\n" },
+	{ "20-dups.eml", "1",
+	  "body\r\n",
+	  "Date: Fri, 4 Mar 2022\r\n 13:00:00 +0000\r\nSubject: first subject\r\nSubject: second\x09subject\r\n "
+	  " folded   here\r\nFrom: a@example.com\r\nFrom: b@example.com\r\nMessage-ID: <one@x>\r\nMessage-Id:"
+	  " <two@x>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain;\r\n\x09" "charset=\"us-ascii\";\r\n format=flow"
+	  "ed\r\nContent-Type: text/html\r\nContent-ID: <cid\r\n folded@x>\r\nContent-Description: a \"quoted\""
+	  " \\desc\\ with more \\ escapes \"\r\nX-Empty:\r\nX-Spaces:   \r\nNoColonLine\r\nTo : spaced@example.co"
+	  "m\r\n\r\n" },
+	{ "22-hdr-boundary.eml", "1",
+	  "",
+	  "Content-Type: text/html" },
+	{ "22-hdr-boundary.eml", "2",
+	  "",
+	  "" },
+	{ "22-hdr-boundary.eml", "3",
+	  "last",
+	  "Content-Type: text/plain\r\n\r\n" },
+	{ "22-hdr-boundary.eml", "4",
+	  "",
+	  "" },
+	{ "24-folds.eml", "1",
+	  "x\r\n",
+	  "Date: Fri, 4 Mar 2022\r\n\x09" "13:00:00 +0000\r\nSubject: tab\r\n\x09" "folded\r\nMessage-ID: <a\r\n\x09" "b@c>\r\nIn-R"
+	  "eply-To:\r\n <x@y>\r\nFrom: \"Tab\r\n\x09Name\" <a@b.c>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain;"
+	  " name=\"a\r\n\x09" "b\"\r\nContent-Description: desc\r\n\x09" "folded\r\nContent-Location: loc\r\n\x09" "ation\r\nContent-"
+	  "Language: en\r\n\x09,de (comment) , fr\r\nContent-Disposition: inline; filename=\"x\r\n y\"\r\nContent-"
+	  "MD5: md\r\n\x09" "5\r\n\r\n" },
+	{ "25-trailing-boundary.eml", "1",
+	  "x",
+	  "Content-Type: text/plain\r\n\r\n" },
+	{ "25-trailing-boundary.eml", "2",
+	  "",
+	  "" },
+	{ "26-addr-edge.eml", "1",
+	  "body\r\n",
+	  "From: \"quoted only\"\r\nTo: John Smith, \"Q\" <>, <@route.only>, a@b, ,c@d, G: a@b c;, e@f (unt"
+	  "erminated\r\nCc: <@a,@b:x@y>, \"x y\"@z.test, [weird]@x, user@[1.2.3.4], @:x@y\r\nBcc: Group Onl"
+	  "y:;\r\nReply-To: ,\r\nSender: =?utf-8?q?J=C3=BCrgen?= <j@x>, j2@y (=?utf-8?q?comment?=)\r\nSubje"
+	  "ct: \r\nIn-Reply-To: <a@b>\r\n\x09 (comment)\r\nSubject: really   spaced\x09subject  \r\n\r\n" },
+	{ "27-params-edge.eml", "1",
+	  "QQ==",
+	  "Content-Type: text/plain; name*0=\"a\"; name*2=\"c\"; flag=; q==?utf-8?b?w6Q=?=; charset=UTF-8"
+	  "\r\nContent-Disposition: inline\r\nContent-Disposition: attachment; filename=second\r\nContent-L"
+	  "anguage: (c) en-US ,  x@y\r\nContent-Location: \r\nContent-Transfer-Encoding: base64 junk\r\n\r\n" },
+	{ "27-params-edge.eml", "2",
+	  "body",
+	  "Content-Type: text/plain; charset=\"a\\\"b\\\\c\" ; x*=utf-8'en'%41%42; y*0*=x; y*1=%zz\r\nContent"
+	  "-ID:\r\nContent-Disposition: ; filename=x\r\n\r\n" },
+	{ "28-cut-header.eml", "1",
+	  "--inner\r\nContent-Type: message/rfc822\r\n\r\nSubject: embedded, header only\r\nX-No-Body: true\r\n",
+	  "Content-Type: multipart/mixed; boundary=\"inner\"\r\n\r\n" },
+	{ "28-cut-header.eml", "1.1",
+	  "Subject: embedded, header only\r\nX-No-Body: true\r\n",
+	  "Content-Type: message/rfc822\r\n\r\n" },
+	{ "28-cut-header.eml", "1.1.1",
+	  "",
+	  "Subject: embedded, header only\r\nX-No-Body: true" },
+	{ "28-cut-header.eml", "2",
+	  "--alt\r\nContent-Type: text/plain\r\n\r\n",
+	  "Content-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n" },
+	{ "28-cut-header.eml", "2.1",
+	  "",
+	  "Content-Type: text/plain\r\n" },
+	{ "28-cut-header.eml", "3",
+	  "last",
+	  "Content-Type: text/plain\r\n\r\n" },
 };
 
 /* Read tests/unit/mime/<name>; with crlf, bare LFs become CRLF (IMAP
@@ -285,6 +513,39 @@ static void test_dovecot_identical(void **state)
 			fail();
 		}
 		buf_free(&out);
+		mime_free(msg);
+		free(data);
+	}
+}
+
+static void test_dovecot_sections(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(dovecot_sections) / sizeof(dovecot_sections[0]); i++) {
+		const struct expected_section *e = &dovecot_sections[i];
+		unsigned path[64];
+		size_t n = 0, len;
+		const char *p = e->path;
+		char *data = read_mail(e->file, true, &len);
+		struct mime_message *msg = mime_parse(data, len);
+		const struct mime_part *part;
+
+		while (*p != '\0' && n < 64) {
+			path[n++] = (unsigned)strtoul(p, (char **)&p, 10);
+			if (*p == '.')
+				p++;
+		}
+		part = mime_part_by_path(msg, path, n);
+		if (part == NULL)
+			fail_msg("%s: no part %s", e->file, e->path);
+		if (part->body_len != strlen(e->body) ||
+		    memcmp(msg->data + part->body_off, e->body, part->body_len) != 0 ||
+		    part->hdr_len != strlen(e->mime) ||
+		    memcmp(msg->data + part->hdr_off, e->mime, part->hdr_len) != 0)
+			fail_msg("%s: BODY[%s] or BODY[%s.MIME] differs from Dovecot's", e->file,
+				 e->path, e->path);
 		mime_free(msg);
 		free(data);
 	}
@@ -835,6 +1096,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dovecot_identical),
+		cmocka_unit_test(test_dovecot_sections),
 		cmocka_unit_test(test_lf_only),
 		cmocka_unit_test(test_part_by_path),
 		cmocka_unit_test(test_header_fields),
