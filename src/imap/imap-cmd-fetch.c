@@ -42,7 +42,7 @@ struct fetch_ctx {
 	struct buf tmp;    /* HEADER.FIELDS output */
 	bool first_item;
 
-	bool expunged_seen; /* some message could not be read: it is gone */
+	bool expunged_seen; /* some message asked for could not be read */
 };
 
 static int msg_open(struct fetch_ctx *ctx)
@@ -319,25 +319,39 @@ static int prepare_message(struct fetch_ctx *ctx)
 	return 0;
 }
 
+/* What an expunged message's structure items say when the cache has
+ * nothing (Dovecot sends an empty ENVELOPE too). */
+static const char *const gone_structure[STRUCT_COUNT] = {
+	"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
+	"(\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0)",
+	"(\"text\" \"plain\" NIL NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)",
+};
+
+/* A message expunged by another session but still in our view is answered
+ * as Dovecot does (RFC 2180 4.1.2): what the view and the cache know, NIL
+ * for its bytes, and OK [EXPUNGEISSUED] at the end. */
 static int fetch_message(struct fetch_ctx *ctx, size_t idx, bool seen_added)
 {
 	struct imap_session *s = ctx->s;
 	const struct imap_fetch_request *req = &ctx->req;
 	const struct imap_msg *m = &s->view.msgs[idx];
 	struct buf *out = &s->out;
+	bool gone = m->expunged;
 	int ret = 0;
 
 	ctx->uid = m->uid;
-	if (req->n_items > req->n_view_items) {
-		if (m->expunged)
-			ret = -OM_ENOTFOUND;
-		else
-			ret = prepare_message(ctx);
-		if (ret < 0) {
+	if (!gone && req->n_items > req->n_view_items) {
+		ret = prepare_message(ctx);
+		if (ret == -OM_ENOTFOUND) {
+			gone = true;
+			ret = 0;
+		} else if (ret < 0) {
 			msg_release(ctx);
 			return ret;
 		}
 	}
+	if (gone && req->n_items > req->n_view_items)
+		ctx->expunged_seen = true;
 
 	buf_printf(out, "* %zu FETCH (", idx + 1);
 	ctx->first_item = true;
@@ -352,19 +366,40 @@ static int fetch_message(struct fetch_ctx *ctx, size_t idx, bool seen_added)
 	for (size_t i = req->n_view_items; i < req->n_items && ret == 0; i++) {
 		const struct imap_fetch_item *it = &req->items[i];
 		if (it->kind == IMAP_FETCH_SECTION) {
-			ret = write_section(ctx, it, out);
-		} else {
-			enum structure_kind k = structure_of(it->kind);
-			ret = get_structure(ctx, k);
-			if (ret == 0) {
+			if (gone) {
 				item_sep(ctx, out);
-				buf_append_str(out, it->name);
-				buf_append_c(out, ' ');
-				buf_append(out, ctx->structure[k].data, ctx->structure[k].len);
+				buf_printf(out, "%s NIL", it->name);
+			} else {
+				ret = write_section(ctx, it, out);
 			}
+			continue;
+		}
+		enum structure_kind k = structure_of(it->kind);
+		const char *data = NULL;
+		size_t len = 0;
+		if (!gone) {
+			ret = get_structure(ctx, k);
+		} else if (!ctx->have_structure[k]) {
+			buf_reset(&ctx->structure[k]);
+			if (mailbox_cache_get(s->box, ctx->uid, structure_cache_field[k],
+					      &ctx->structure[k]) == 0 && ctx->structure[k].len > 0)
+				ctx->have_structure[k] = true;
+		}
+		if (ctx->have_structure[k]) {
+			data = ctx->structure[k].data;
+			len = ctx->structure[k].len;
+		} else if (gone) {
+			data = gone_structure[k];
+			len = strlen(data);
+		}
+		if (ret == 0) {
+			item_sep(ctx, out);
+			buf_append_str(out, it->name);
+			buf_append_c(out, ' ');
+			buf_append(out, data, len);
 		}
 	}
-	/* prepare_message made the message ready, so nothing above can fail
+	/* prepare_message made the message ready, so nothing above fails
 	 * now; close the response in any case to keep the stream well formed. */
 	buf_append_str(out, ")\r\n");
 	if (out->len >= FETCH_FLUSH_MIN || ctx->opened) {
@@ -450,15 +485,8 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 	}
 
 	buf_reset(&s->out);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && ret == 0; i++)
 		ret = fetch_message(&ctx, idx[i], seen_added[i]);
-		if (ret == -OM_ENOTFOUND) {
-			ctx.expunged_seen = true;
-			ret = 0;
-		} else if (ret < 0) {
-			break;
-		}
-	}
 	if (s->out.len > 0) {
 		imap_send_buf(s, &s->out);
 		buf_reset(&s->out);
@@ -467,7 +495,7 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 	if (ret < 0)
 		imap_cmd_storage_error(s, ret, "FETCH");
 	else if (ctx.expunged_seen)
-		imap_cmd_no(s, "[EXPUNGEISSUED] Some messages were expunged");
+		imap_cmd_ok(s, "[EXPUNGEISSUED] Some messages were already expunged.");
 	else
 		imap_cmd_ok(s, "Fetch completed.");
 
