@@ -207,7 +207,7 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 		ret = -OM_EINVAL;
 		goto out_nolock;
 	}
-	if (user->max_size > 0 && save->len > user->max_size * 2) {
+	if (user->max_size > 0 && save->len / 2 > user->max_size) {
 		ret = -OM_ELIMIT;
 		goto out_nolock;
 	}
