@@ -65,8 +65,11 @@ struct workq {
 	bool started;
 };
 
+struct iplimit;
+
 struct server {
 	const struct om_config *cfg;
+	struct iplimit *iplimit;  /* max_connections_per_ip */
 	struct event_base *main_base;
 	int stop_pipe[2];
 	struct event *stop_ev;
@@ -114,6 +117,7 @@ struct conn {
 	bool eof;                 /* peer closed its side */
 	bool error;               /* socket error: close without flushing */
 	bool tls;
+	bool ip_counted;          /* holds an iplimit slot */
 	bool flushing;            /* close_start ran; waiting for output to drain */
 	unsigned timeout_sec;
 	struct event *flush_ev;
@@ -136,6 +140,12 @@ void workq_stop(struct workq *wq);
 void workq_destroy(struct workq *wq);
 /* Called by workq.c after a conn job ran (worker thread). */
 void conn_job_finished(struct job *j);
+
+/* iplimit.c: thread-safe; max 0 = unlimited, unix peers never count. */
+struct iplimit *iplimit_new(void);
+void iplimit_free(struct iplimit *l);
+bool iplimit_acquire(struct iplimit *l, const char *ip, unsigned max);
+void iplimit_release(struct iplimit *l, const char *ip, unsigned max);
 
 /* tls.c */
 SSL_CTX *tls_server_ctx_new(const char *cert, const char *key, char **error_r);

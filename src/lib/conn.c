@@ -497,6 +497,8 @@ static void conn_finish(struct conn *c)
 		loop->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	if (c->ip_counted)
+		iplimit_release(c->srv->iplimit, c->peer_ip, c->srv->cfg->max_connections_per_ip);
 	atomic_fetch_sub(&c->srv->conn_count, 1);
 	log_debug("%s conn %lu: closed", c->h->name, c->id);
 	conn_unref(c); /* the loop's reference */
@@ -595,6 +597,16 @@ void conn_accept(struct loop *loop, struct listener *lst, int fd, const struct s
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->out_cond, NULL);
 	conn_set_peer(c, sa);
+	if (!iplimit_acquire(srv->iplimit, c->peer_ip, srv->cfg->max_connections_per_ip)) {
+		log_warn("%s: too many connections from %s (max_connections_per_ip %u)",
+			 c->h->name, c->peer_ip, srv->cfg->max_connections_per_ip);
+		close(fd);
+		pthread_cond_destroy(&c->out_cond);
+		pthread_mutex_destroy(&c->mu);
+		free(c);
+		return;
+	}
+	c->ip_counted = true;
 
 	if (lst->implicit_tls) {
 		SSL *ssl = conn_ssl_new(c);
@@ -611,6 +623,7 @@ void conn_accept(struct loop *loop, struct listener *lst, int fd, const struct s
 	}
 	if (c->bev == NULL) {
 		log_error("%s: cannot set up connection from %s", c->h->name, c->peer_ip);
+		iplimit_release(srv->iplimit, c->peer_ip, srv->cfg->max_connections_per_ip);
 		close(fd);
 		pthread_cond_destroy(&c->out_cond);
 		pthread_mutex_destroy(&c->mu);

@@ -52,6 +52,7 @@ struct server *server_new(const struct om_config *cfg)
 
 	struct server *srv = om_calloc(1, sizeof(*srv));
 	srv->cfg = cfg;
+	srv->iplimit = iplimit_new();
 	atomic_init(&srv->conn_count, 0);
 	atomic_init(&srv->stopping, false);
 	atomic_init(&srv->next_loop, 0);
@@ -479,5 +480,6 @@ void server_free(struct server *srv)
 	workq_destroy(&srv->wq);
 	if (srv->ssl_ctx != NULL)
 		SSL_CTX_free(srv->ssl_ctx);
+	iplimit_free(srv->iplimit);
 	free(srv);
 }

@@ -715,6 +715,43 @@ static void test_listen_errors(void **state)
 	server_free(s2);
 }
 
+static void test_ip_limit(void **state)
+{
+	struct om_config c2;
+	memset(&c2, 0, sizeof(c2));
+	c2.max_connections_per_ip = 3;
+	struct server *s2 = server_new(&c2);
+	char *err = NULL;
+	assert_int_equal(server_listen(s2, "127.0.0.1:0", &test_handler, NULL, false, &err), 0);
+	int port = port_of(server_bound_addr(s2, 0));
+	struct server *saved = srv;
+	srv = s2;
+	pthread_t t;
+	pthread_create(&t, NULL, run_thread, NULL);
+	struct client cl[4];
+	for (int i = 0; i < 3; i++) {
+		client_connect(&cl[i], port);
+		expect_line(&cl[i], "hello");
+	}
+	client_connect(&cl[3], port);
+	expect_eof(&cl[3]); /* over the limit: closed at once */
+	client_close(&cl[3]);
+	client_send(&cl[0], "quit\r\n");
+	expect_line(&cl[0], "bye");
+	expect_eof(&cl[0]);
+	client_close(&cl[0]);
+	for (int i = 0; i < 100 && server_conn_count(s2) > 2; i++)
+		sleep_ms(10);
+	client_connect(&cl[0], port);
+	expect_line(&cl[0], "hello");
+	server_stop(s2);
+	pthread_join(t, NULL);
+	for (int i = 0; i < 3; i++)
+		client_close(&cl[i]);
+	server_free(s2);
+	srv = saved;
+}
+
 int main(void)
 {
 	log_set_level(LOG_LEVEL_WARN);
@@ -732,6 +769,9 @@ int main(void)
 		cmocka_unit_test(test_stop_with_open_conns), /* last: stops the server */
 	};
 	int r = cmocka_run_group_tests(tests, setup, teardown);
-	const struct CMUnitTest solo[] = { cmocka_unit_test(test_listen_errors) };
+	const struct CMUnitTest solo[] = {
+		cmocka_unit_test(test_listen_errors),
+		cmocka_unit_test(test_ip_limit),
+	};
 	return r + cmocka_run_group_tests(solo, NULL, NULL);
 }
