@@ -22,6 +22,7 @@ struct mail_user {
 	char *name;
 	unsigned refcount;          /* under the registry lock */
 	struct mail_user *hash_next;
+	bool init_failed;           /* set before the opener drops lock */
 
 	pthread_mutex_t lock;       /* serializes every operation */
 	struct om_index *index;

@@ -119,13 +119,20 @@ int mail_user_open(const struct om_config *cfg, const char *username,
 		if (strcmp(u->name, canon) == 0) {
 			u->refcount++;
 			pthread_mutex_unlock(&registry_lock);
+			/* the first opener holds the user lock until the store is
+			 * ready: wait for it */
+			mail_user_lock(u);
+			bool failed = u->init_failed;
+			mail_user_unlock(u);
+			if (failed) {
+				mail_user_unref(u);
+				return -OM_ETEMP;
+			}
 			*user_r = u;
 			return 0;
 		}
 	}
 
-	/* Opening under the registry lock keeps two first opens of one user
-	 * from racing on creating the store; opens are rare. */
 	struct buf root = BUF_INIT;
 	int ret = user_location(path_tmpl, canon, pu, &root);
 	if (ret < 0) {
@@ -144,16 +151,30 @@ int mail_user_open(const struct om_config *cfg, const char *username,
 	pthread_mutex_init(&user->lock, NULL);
 	pthread_mutex_init(&user->watch_lock, NULL);
 	pthread_cond_init(&user->watch_cond, NULL);
-
-	ret = ops->user_init(user);
-	if (ret < 0) {
-		pthread_mutex_unlock(&registry_lock);
-		user_destroy(user);
-		return ret;
-	}
+	/* Published before the slow part, locked: other users' opens don't
+	 * wait for this one's disk, this user's second opener does. */
+	mail_user_lock(user);
 	user->hash_next = user_hash[h];
 	user_hash[h] = user;
 	pthread_mutex_unlock(&registry_lock);
+
+	ret = ops->user_init(user);
+	if (ret < 0) {
+		user->init_failed = true;
+		pthread_mutex_lock(&registry_lock);
+		for (struct mail_user **p = &user_hash[h]; *p != NULL; p = &(*p)->hash_next) {
+			if (*p == user) {
+				*p = user->hash_next;
+				break;
+			}
+		}
+		user->hash_next = NULL;
+		pthread_mutex_unlock(&registry_lock);
+		mail_user_unlock(user);
+		mail_user_unref(user);
+		return ret;
+	}
+	mail_user_unlock(user);
 	*user_r = user;
 	return 0;
 }

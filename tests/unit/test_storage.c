@@ -624,9 +624,8 @@ static void test_watchers(void **state)
 
 static void *append_thread(void *arg)
 {
-	(void)arg;
 	struct mail_user *u = NULL;
-	if (mail_user_open(&cfg, "threads", NULL, &u) != 0)
+	if (mail_user_open(&cfg, arg, NULL, &u) != 0)
 		return (void *)1;
 	for (int i = 0; i < PER_THREAD; i++) {
 		struct mail_save s = { .data = msg1, .len = strlen(msg1) };
@@ -657,7 +656,7 @@ static void test_threads(void **state)
 	struct mail_watch *w = mail_user_watch(u, NULL, on_change, NULL);
 	pthread_t th[THREADS];
 	for (int i = 0; i < THREADS; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, append_thread, NULL), 0);
+		assert_int_equal(pthread_create(&th[i], NULL, append_thread, (void *)"threads"), 0);
 	for (int i = 0; i < THREADS; i++) {
 		void *rv;
 		pthread_join(th[i], &rv);
@@ -669,6 +668,20 @@ static void test_threads(void **state)
 	assert_int_equal(snap->count, THREADS * PER_THREAD);
 	for (size_t i = 0; i < snap->count; i++)
 		assert_int_equal(snap->recs[i].uid, i + 1);
+	mailbox_snapshot_free(snap);
+	mail_user_unref(u);
+
+	/* first opens racing on a user nobody has opened yet */
+	for (int i = 0; i < THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, append_thread, (void *)"race"), 0);
+	for (int i = 0; i < THREADS; i++) {
+		void *rv;
+		pthread_join(th[i], &rv);
+		assert_null(rv);
+	}
+	u = open_user("race");
+	snap = sync_box(u, "INBOX", false);
+	assert_int_equal(snap->count, THREADS * PER_THREAD);
 	mailbox_snapshot_free(snap);
 	mail_user_unref(u);
 }
