@@ -59,6 +59,11 @@ static void test_parse_odd_names(void **state)
 	maildir_filename_parse("b:2,PSX", &fn);
 	assert_int_equal(fn.flags, MAIL_SEEN);
 	assert_string_equal(fn.other, "PX");
+	/* Dovecot's "<flags>,<fields>": fields are not flags */
+	maildir_filename_parse("b,S=3:2,RS,xyz", &fn);
+	assert_int_equal(fn.flags, MAIL_ANSWERED | MAIL_SEEN);
+	assert_int_equal(fn.kw_letters, 0);
+	assert_int_equal(fn.tail_off, strlen("b,S=3:2,RS"));
 	/* ":" but no "2,": old experimental info, base still ends at ':' */
 	maildir_filename_parse("b:1,foo", &fn);
 	assert_false(fn.have_info);

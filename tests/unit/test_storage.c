@@ -308,6 +308,28 @@ static void test_external_changes(void **state)
 	assert_int_equal(snap->recs[0].uid, 2);
 	assert_int_equal(snap->uidnext, 3);
 	mailbox_snapshot_free(snap);
+
+	/* Dovecot's "<flags>,<fields>" survive our flag changes */
+	append(u, "INBOX", msg1, MAIL_FLAGGED, NULL, 0);
+	char *cur = only_file("%s/ext/Maildir/cur", tmpdir);
+	assert_non_null(cur);
+	snprintf(oldp, sizeof(oldp), "%s/ext/Maildir/cur/%s", tmpdir, cur);
+	snprintf(newp, sizeof(newp), "%s/ext/Maildir/cur/%s,custom", tmpdir, cur);
+	assert_int_equal(rename(oldp, newp), 0);
+	free(cur);
+	struct mailbox *box;
+	assert_int_equal(mailbox_open(u, "INBOX", false, &box), 0);
+	uint32_t uid3[] = { 3 };
+	struct mail_rec *recs;
+	size_t n;
+	assert_int_equal(mailbox_store(box, uid3, 1, MAIL_FLAGS_ADD, MAIL_SEEN, NULL, 0, &recs, &n), 0);
+	assert_int_equal(n, 1);
+	free(recs);
+	mailbox_close(box);
+	cur = only_file("%s/ext/Maildir/cur", tmpdir);
+	assert_non_null(cur);
+	assert_non_null(strstr(cur, ":2,FS,custom"));
+	free(cur);
 	mail_user_unref(u);
 }
 

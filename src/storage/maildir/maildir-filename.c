@@ -70,6 +70,11 @@ void maildir_filename_parse(const char *fname, struct maildir_filename *out)
 	out->have_info = true;
 	size_t n_other = 0;
 	for (const char *p = info + 3; *p != '\0'; p++) {
+		if (*p == ',') {
+			/* non-standard fields after the flags: not ours to touch */
+			out->tail_off = (size_t)(p - fname);
+			break;
+		}
 		uint32_t f = flag_of(*p);
 		if (f != 0) {
 			out->flags |= f;

@@ -102,9 +102,11 @@ int maildir_keywords_to_letters(struct mail_user *user, int64_t mailbox_id, cons
 	if (ret < 0 || !missing)
 		goto out;
 
-	struct buf path = BUF_INIT;
+	/* Dovecot writes dovecot-keywords under the uidlist lock */
+	struct buf path = BUF_INIT, lock = BUF_INIT;
 	buf_printf(&path, "%s/" MAILDIR_KEYWORDS, dir);
-	ret = dotlock_take(path.data);
+	buf_printf(&lock, "%s/" MAILDIR_UIDLIST, dir);
+	ret = dotlock_take(lock.data);
 	if (ret == 0) {
 		maildir_keywords_free(&kw);
 		ret = maildir_keywords_read(dir, &kw);
@@ -130,11 +132,12 @@ int maildir_keywords_to_letters(struct mail_user *user, int64_t mailbox_id, cons
 			ret = file_replace(path.data, buf_cstr(&data), data.len);
 			buf_free(&data);
 		}
-		dotlock_release(path.data);
+		dotlock_release(lock.data);
 		if (ret == 0)
 			resolve(&kw, names, n, keywords, letters_r, &missing);
 	}
 	buf_free(&path);
+	buf_free(&lock);
 out:
 	maildir_keywords_free(&kw);
 	mail_names_free(names, n);

@@ -197,6 +197,8 @@ int maildir_msg_set_flags(struct mail_user *user, const struct index_mailbox *mb
 		buf_reset(&dd);
 		buf_append_str(&dd, "cur/");
 		maildir_filename_build(&dd, cur_dd + 4, fn.base_len, flags, letters, fn.other);
+		if (fn.tail_off != 0)
+			buf_append_str(&dd, cur_dd + 4 + fn.tail_off);
 		if (strcmp(dd.data, cur_dd) == 0)
 			break;
 		buf_reset(&from);

@@ -59,6 +59,8 @@ struct maildir_filename {
 	uint32_t flags;               /* MAIL_* */
 	uint32_t kw_letters;          /* bit i = letter 'a' + i */
 	char other[32];               /* flag letters we don't interpret, sorted */
+	size_t tail_off;              /* Dovecot's "<flags>,<fields>": offset of the
+					 ',' in the name (kept as is), 0 if none */
 };
 void maildir_filename_parse(const char *fname, struct maildir_filename *out);
 /* base + ":2," + flags (DFPRST order, kept unknown letters) + keyword letters. */
