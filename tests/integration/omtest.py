@@ -943,3 +943,16 @@ def dovecot_only_differs(server, why):
     import pytest
     if server.kind == "dovecot":
         pytest.skip("Dovecot differs: " + why)
+
+
+def apply_expunges(uids, untagged):
+    """Apply "* n EXPUNGE" responses in order to a list of UIDs (index
+    n-1); returns the new list. Fails on a number past the end."""
+    uids = list(uids)
+    for u in untagged:
+        m = re.match(rb"\* (\d+) EXPUNGE$", u)
+        if m:
+            n = int(m.group(1))
+            assert 1 <= n <= len(uids), "EXPUNGE %d with %d messages: %r" % (n, len(uids), untagged)
+            del uids[n - 1]
+    return uids
