@@ -776,6 +776,16 @@ static void test_index_rebuild(void **state)
 	assert_true(sent_special);
 	mailbox_info_free(list, n);
 	mail_user_unref(u);
+
+	/* a damaged index is set aside and rebuilt */
+	snprintf(cmd, sizeof(cmd), "rm -f %s/rebuild/Maildir/objmail-index.sqlite-* && "
+		 "head -c 8192 /dev/urandom > %s/rebuild/Maildir/objmail-index.sqlite", tmpdir, tmpdir);
+	assert_int_equal(system(cmd), 0);
+	u = open_user("rebuild");
+	assert_int_equal(mail_user_mailbox_status(u, "Lists/Dev", &dev2), 0);
+	assert_int_equal(dev2.uidvalidity, dev1.uidvalidity);
+	assert_int_equal(dev2.messages, 1);
+	mail_user_unref(u);
 }
 
 int main(void)

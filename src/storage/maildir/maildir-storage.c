@@ -552,6 +552,24 @@ static int maildir_user_init(struct mail_user *user)
 	buf_reset(&path);
 	buf_printf(&path, "%s/" MAILDIR_INDEX_FILE, user->root);
 	ret = index_open(path.data, &user->index, &fresh_index);
+	if (ret == -OM_EIO) {
+		/* A damaged index only caches what the Maildir holds: set it
+		 * aside and rebuild. */
+		struct buf aside = BUF_INIT;
+		buf_printf(&aside, "%s.broken", path.data);
+		log_warn("maildir %s: index %s unusable, rebuilding it (old one kept as %s)",
+			 user->name, path.data, aside.data);
+		if (rename(path.data, aside.data) < 0)
+			log_error("maildir %s: rename %s: %s", user->name, path.data, strerror(errno));
+		static const char *const side[] = { "-wal", "-shm" };
+		for (size_t i = 0; i < 2; i++) {
+			buf_reset(&aside);
+			buf_printf(&aside, "%s%s", path.data, side[i]);
+			(void)unlink(aside.data);
+		}
+		buf_free(&aside);
+		ret = index_open(path.data, &user->index, &fresh_index);
+	}
 	if (ret < 0)
 		goto out;
 	if (fresh_index)
