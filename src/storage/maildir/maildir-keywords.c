@@ -89,7 +89,7 @@ int maildir_keywords_to_letters(struct mail_user *user, int64_t mailbox_id, cons
 	char **names;
 	size_t n;
 	struct maildir_keywords kw;
-	bool missing;
+	bool missing = false;
 	*letters_r = 0;
 	if (keywords == 0)
 		return 0;
