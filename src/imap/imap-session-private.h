@@ -76,6 +76,9 @@ struct passdb_user;
 void imap_session_login(struct imap_session *s, const struct passdb_user *pu);
 /* IDLE (job thread): start watching the selected mailbox. */
 void imap_session_idle_start(struct imap_session *s);
+/* Tests: run a parsed command now, on this thread, as its job would (takes
+ * cmd; a failed login's reply is not delayed). */
+void imap_session_exec(struct imap_session *s, struct imap_command *cmd);
 
 /* --- imap-view.c --- */
 /* Fill the view from the first snapshot after SELECT (takes its data). */

@@ -225,7 +225,11 @@ static void line_job(void *arg)
 
 static void send_now(struct imap_session *s, const char *tag, const char *status, const char *text)
 {
-	conn_printf(s->conn, "%s %s %s\r\n", tag != NULL ? tag : "*", status, text);
+	struct buf line = BUF_INIT;
+
+	buf_printf(&line, "%s %s %s\r\n", tag != NULL ? tag : "*", status, text);
+	imap_send_buf(s, &line);
+	buf_free(&line);
 }
 
 static const char *state_error(const struct imap_session *s, const struct imap_cmd_def *def)
@@ -239,8 +243,9 @@ static const char *state_error(const struct imap_session *s, const struct imap_c
 	return "Command not allowed in this state.";
 }
 
-/* Loop thread: a parsed command. Starts its job, or answers it at once. */
-static void dispatch(struct imap_session *s, struct imap_command *cmd)
+/* Find the command (seeing "UID X" as X) and check the state. NULL and
+ * p->def/s->cmd set, or the text of a BAD reply. */
+static const char *prepare(struct imap_session *s, struct imap_command *cmd)
 {
 	struct imap_session_priv *p = s->priv;
 	const struct imap_cmd_def *def;
@@ -249,23 +254,18 @@ static void dispatch(struct imap_session *s, struct imap_command *cmd)
 	s->cmd = cmd;
 	s->cmd_uid = false;
 	def = imap_cmd_find(cmd->name);
-	if (def != NULL && strcmp(def->name, "UID") == 0) {
+	if (def != NULL && def->fn == NULL) {
+		/* UID */
 		const char *sub = NULL;
-		if (cmd->n_args < 1 || !imap_arg_get_atom(&cmd->args[0], &sub)) {
-			send_now(s, cmd->tag, "BAD", "UID needs a command.");
-			free_command(s);
-			return;
-		}
+		if (cmd->n_args < 1 || !imap_arg_get_atom(&cmd->args[0], &sub))
+			return "UID needs a command.";
 		for (char *q = cmd->args[0].str; *q != '\0'; q++) {
 			if (*q >= 'a' && *q <= 'z')
 				*q = (char)(*q - 'a' + 'A');
 		}
 		def = imap_cmd_find(cmd->args[0].str);
-		if (def == NULL || (def->flags & IMAP_CMD_UID) == 0) {
-			send_now(s, cmd->tag, "BAD", "Unknown UID command.");
-			free_command(s);
-			return;
-		}
+		if (def == NULL || (def->flags & IMAP_CMD_UID) == 0)
+			return "Unknown UID command.";
 		p->uid_cmd.tag = cmd->tag;
 		p->uid_cmd.name = cmd->args[0].str;
 		p->uid_cmd.args = cmd->args + 1;
@@ -273,19 +273,43 @@ static void dispatch(struct imap_session *s, struct imap_command *cmd)
 		s->cmd = &p->uid_cmd;
 		s->cmd_uid = true;
 	}
-	if (def == NULL) {
-		send_now(s, cmd->tag, "BAD", "Unknown command.");
-		free_command(s);
-		return;
-	}
-	if ((def->states & (unsigned)s->state) == 0) {
-		send_now(s, cmd->tag, "BAD", state_error(s, def));
-		free_command(s);
-		return;
-	}
+	if (def == NULL)
+		return "Unknown command.";
+	if ((def->states & (unsigned)s->state) == 0)
+		return state_error(s, def);
 	p->def = def;
-	p->job_running = true;
+	return NULL;
+}
+
+/* Loop thread: a parsed command. Starts its job, or answers it at once. */
+static void dispatch(struct imap_session *s, struct imap_command *cmd)
+{
+	const char *error = prepare(s, cmd);
+
+	if (error != NULL) {
+		send_now(s, cmd->tag, "BAD", error);
+		free_command(s);
+		return;
+	}
+	s->priv->job_running = true;
 	conn_run(s->conn, command_job, command_done, s);
+}
+
+void imap_session_exec(struct imap_session *s, struct imap_command *cmd)
+{
+	const char *error = prepare(s, cmd);
+
+	if (error != NULL) {
+		send_now(s, cmd->tag, "BAD", error);
+	} else {
+		command_job(s);
+		if (s->priv->delay_reply) {
+			s->priv->delay_reply = false;
+			imap_send_buf(s, &s->tagged);
+		}
+	}
+	if (s->priv->line_mode == IMAP_LINE_NONE)
+		free_command(s);
 }
 
 /* --- IDLE --- */
