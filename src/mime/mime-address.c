@@ -49,6 +49,27 @@ static bool at_end(const struct addr_ctx *c)
 	return c->p.data >= c->p.end;
 }
 
+/* Dovecot 2.3 parses ENVELOPE local parts with "non-strict dots":
+ * leading, trailing and doubled dots are accepted (".org", "a..b"). */
+static int parse_nonstrict_dot_atom(struct rfc822_ctx *p, struct buf *out)
+{
+	int ret = -1;
+
+	do {
+		while (*p->data == '.') {
+			buf_append_c(out, '.');
+			p->data++;
+			if (p->data >= p->end)
+				return 0; /* no @domain, but a local part */
+			ret = 1;
+		}
+		if (*p->data == '@')
+			break;
+		ret = rfc822_parse_atom(p, out);
+	} while (ret > 0 && *p->data == '.');
+	return ret;
+}
+
 static int parse_local_part(struct addr_ctx *c)
 {
 	int ret;
@@ -57,7 +78,7 @@ static int parse_local_part(struct addr_ctx *c)
 	if (*c->p.data == '"')
 		ret = rfc822_parse_quoted_string(&c->p, &c->str);
 	else
-		ret = rfc822_parse_dot_atom(&c->p, &c->str);
+		ret = parse_nonstrict_dot_atom(&c->p, &c->str);
 	if (ret < 0)
 		return -1;
 	set_field(&c->cur.mailbox, buf_cstr(&c->str));
@@ -264,6 +285,7 @@ void mime_address_parse(const char *value, size_t len, struct mime_address_list 
 	c.list = list;
 	c.cap = list->n;
 	rfc822_init(&c.p, value, len, &c.comment);
+	c.p.nul_replacement = true;
 
 	if (rfc822_skip_lwsp(&c.p) > 0) {
 		while (list->n < MIME_MAX_ADDRESSES) {

@@ -11,6 +11,7 @@ void mime_hdr_iter_init(struct mime_hdr_iter *it, const char *hdr, size_t len)
 {
 	it->p = hdr;
 	it->end = hdr + len;
+	it->all_lines = false;
 }
 
 static const char *line_end(const char *p, const char *end)
@@ -19,7 +20,7 @@ static const char *line_end(const char *p, const char *end)
 	return lf == NULL ? end : lf + 1;
 }
 
-bool mime_hdr_iter_next(struct mime_hdr_iter *it, struct mime_hdr_field *f)
+static bool iter_next_line(struct mime_hdr_iter *it, struct mime_hdr_field *f, bool *colon_r)
 {
 	const char *p = it->p, *end = it->end, *first_end, *fend, *colon, *v, *vend;
 
@@ -56,8 +57,10 @@ bool mime_hdr_iter_next(struct mime_hdr_iter *it, struct mime_hdr_field *f)
 		f->name_len = (size_t)(nend - p);
 		f->value = nend;
 		f->value_len = 0;
+		*colon_r = false;
 		return true;
 	}
+	*colon_r = true;
 	f->name = p;
 	f->name_len = (size_t)(colon - p);
 	while (f->name_len > 0 && (p[f->name_len - 1] == ' ' || p[f->name_len - 1] == '\t'))
@@ -80,6 +83,17 @@ bool mime_hdr_iter_next(struct mime_hdr_iter *it, struct mime_hdr_field *f)
 	f->value = v;
 	f->value_len = (size_t)(vend - v);
 	return true;
+}
+
+bool mime_hdr_iter_next(struct mime_hdr_iter *it, struct mime_hdr_field *f)
+{
+	bool colon;
+
+	while (iter_next_line(it, f, &colon)) {
+		if (colon || it->all_lines)
+			return true;
+	}
+	return false;
 }
 
 bool mime_hdr_name_is(const struct mime_hdr_field *f, const char *name)
@@ -165,6 +179,7 @@ void mime_header_fields(const char *hdr, size_t hdr_len, const char *const *name
 	size_t i;
 
 	mime_hdr_iter_init(&it, hdr, hdr_len);
+	it.all_lines = true;
 	while (mime_hdr_iter_next(&it, &f)) {
 		bool match = false;
 		for (i = 0; i < n_names && !match; i++)

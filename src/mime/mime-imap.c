@@ -206,6 +206,10 @@ static void write_leaf(const struct mime_message *msg, const struct mime_part *p
 
 	if (rfc822) {
 		buf_append_str(out, "\"message\" \"rfc822\"");
+	} else if (strcasecmp(part->type, "multipart") == 0) {
+		/* "multipart" without parts (no subtype, or over our limits):
+		 * Dovecot calls it what it is to a client, opaque bytes */
+		buf_append_str(out, "\"application\" \"octet-stream\"");
 	} else {
 		text = strcasecmp(part->type, "text") == 0;
 		mime_imap_nstring_z(out, part->type);

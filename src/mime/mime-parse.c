@@ -410,6 +410,17 @@ static void parse_entity(struct parse_ctx *c, struct mime_part *part, size_t sta
 
 	if (hdr_cut) {
 		end = body_start;
+		if (info.rfc822 && depth < MIME_MAX_DEPTH && c->n_parts < MIME_MAX_PARTS) {
+			/* an empty attached message, as Dovecot has it */
+			size_t cap = 0;
+			struct mime_part *child = add_child(c, part, &cap);
+			struct hdr_info child_info;
+
+			part->is_message_rfc822 = true;
+			child->hdr_off = child->body_off = ev->line_start;
+			parse_part_header(c, child, false, false, &child_info);
+			free(child_info.boundary);
+		}
 	} else if (info.multipart && info.boundary != NULL && depth < MIME_MAX_DEPTH &&
 		   c->n_parts < MIME_MAX_PARTS) {
 		c->stack[c->n_bound].s = info.boundary;

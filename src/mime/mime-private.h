@@ -20,6 +20,7 @@
 struct rfc822_ctx {
 	const unsigned char *data, *end;
 	struct buf *last_comment; /* NULL = don't keep comments */
+	bool nul_replacement;     /* NUL in quoted/comment text -> U+FFFD */
 };
 
 void rfc822_init(struct rfc822_ctx *c, const char *data, size_t len, struct buf *last_comment);
@@ -42,6 +43,7 @@ void mime_params_free(struct mime_param *params, size_t n);
 /* ---- header blocks (mime-header.c) ---- */
 struct mime_hdr_iter {
 	const char *p, *end;
+	bool all_lines; /* also return lines without ':' (for HEADER.FIELDS) */
 };
 
 struct mime_hdr_field {
@@ -54,7 +56,8 @@ struct mime_hdr_field {
 };
 
 void mime_hdr_iter_init(struct mime_hdr_iter *it, const char *hdr, size_t len);
-/* false at the blank line or the end of the block. */
+/* false at the blank line or the end of the block. Lines without ':' are
+ * skipped (Dovecot ignores them) unless it->all_lines. */
 bool mime_hdr_iter_next(struct mime_hdr_iter *it, struct mime_hdr_field *f);
 bool mime_hdr_name_is(const struct mime_hdr_field *f, const char *name);
 /* Value with CR and LF dropped (folds keep their whitespace), NUL -> 0x80. */

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define UTF8_REPLACEMENT "\xef\xbf\xbd"
+
 /* bit 1: atext; bit 2: alnum or 8-bit; bit 4: atext that is a MIME tspecial */
 static const unsigned char atext_chars[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -43,18 +45,27 @@ void rfc822_init(struct rfc822_ctx *c, const char *data, size_t len, struct buf 
 	c->data = (const unsigned char *)data;
 	c->end = c->data + len;
 	c->last_comment = last_comment;
+	c->nul_replacement = false;
 }
 
 static int skip_comment(struct rfc822_ctx *c)
 {
 	const unsigned char *start;
 	unsigned level = 1;
+	size_t len;
 
 	if (c->last_comment != NULL)
 		buf_reset(c->last_comment);
 	start = ++c->data;
 	for (; c->data < c->end; c->data++) {
 		switch (*c->data) {
+		case '\0':
+			if (c->last_comment != NULL && c->nul_replacement) {
+				buf_append(c->last_comment, start, (size_t)(c->data - start));
+				buf_append_str(c->last_comment, UTF8_REPLACEMENT);
+				start = c->data + 1;
+			}
+			break;
 		case '(':
 			level++;
 			break;
@@ -66,13 +77,28 @@ static int skip_comment(struct rfc822_ctx *c)
 				return c->data < c->end ? 1 : 0;
 			}
 			break;
-		case '\\':
-			if (c->last_comment != NULL)
-				buf_append(c->last_comment, start, (size_t)(c->data - start));
+		case '\n':
+			/* a fold: the line break goes, even if the comment
+			 * never ends (what was seen so far is kept) */
+			if (c->last_comment == NULL)
+				break;
+			len = (size_t)(c->data - start);
+			if (len > 0 && start[len - 1] == '\r')
+				len--;
+			buf_append(c->last_comment, start, len);
 			start = c->data + 1;
+			break;
+		case '\\':
 			c->data++;
 			if (c->data >= c->end)
 				return -1;
+			if (*c->data == '\r' || *c->data == '\n' || *c->data == '\0') {
+				c->data--; /* not an escape */
+				break;
+			}
+			if (c->last_comment != NULL)
+				buf_append(c->last_comment, start, (size_t)(c->data - start - 1));
+			start = c->data;
 			break;
 		default:
 			break;
@@ -118,6 +144,8 @@ int rfc822_parse_dot_atom(struct rfc822_ctx *c, struct buf *out)
 	const unsigned char *start;
 	int ret;
 
+	/* RFC 822 allowed LWSP around the dots; an empty atom (".." or a
+	 * trailing dot) is an error, as in Dovecot 2.3 */
 	if (c->data >= c->end || !rfc822_is_atext(*c->data))
 		return -1;
 	for (start = c->data++; c->data < c->end;) {
@@ -125,6 +153,8 @@ int rfc822_parse_dot_atom(struct rfc822_ctx *c, struct buf *out)
 			c->data++;
 			continue;
 		}
+		if (start == c->data)
+			return -1;
 		buf_append(out, start, (size_t)(c->data - start));
 		if ((ret = rfc822_skip_lwsp(c)) <= 0)
 			return ret;
@@ -132,10 +162,12 @@ int rfc822_parse_dot_atom(struct rfc822_ctx *c, struct buf *out)
 			return 1;
 		c->data++;
 		buf_append_c(out, '.');
-		if ((ret = rfc822_skip_lwsp(c)) <= 0)
-			return ret;
+		if (rfc822_skip_lwsp(c) <= 0)
+			return -1;
 		start = c->data;
 	}
+	if (start == c->data)
+		return -1;
 	buf_append(out, start, (size_t)(c->data - start));
 	return 0;
 }
@@ -162,6 +194,13 @@ int rfc822_parse_quoted_string(struct rfc822_ctx *c, struct buf *out)
 	c->data++; /* the opening quote */
 	for (start = c->data; c->data < c->end; c->data++) {
 		switch (*c->data) {
+		case '\0':
+			if (c->nul_replacement) {
+				buf_append(out, start, (size_t)(c->data - start));
+				buf_append_str(out, UTF8_REPLACEMENT);
+				start = c->data + 1;
+			}
+			break;
 		case '"':
 			buf_append(out, start, (size_t)(c->data - start));
 			c->data++;
@@ -178,6 +217,10 @@ int rfc822_parse_quoted_string(struct rfc822_ctx *c, struct buf *out)
 			c->data++;
 			if (c->data >= c->end)
 				return -1;
+			if (*c->data == '\r' || *c->data == '\n' || *c->data == '\0') {
+				c->data--; /* not an escape */
+				break;
+			}
 			buf_append(out, start, (size_t)(c->data - start - 1));
 			start = c->data;
 			break;
@@ -227,19 +270,45 @@ int rfc822_parse_phrase(struct rfc822_ctx *c, struct buf *out)
 static int parse_domain_literal(struct rfc822_ctx *c, struct buf *out)
 {
 	const unsigned char *start;
+	size_t len;
 
-	for (start = c->data; c->data < c->end; c->data++) {
-		if (*c->data == '\\') {
+	for (start = c->data++; c->data < c->end; c->data++) {
+		switch (*c->data) {
+		case '\0':
+			if (c->nul_replacement) {
+				buf_append(out, start, (size_t)(c->data - start));
+				buf_append_str(out, UTF8_REPLACEMENT);
+				start = c->data + 1;
+			}
+			break;
+		case '[':
+			return -1;
+		case ']':
+			buf_append(out, start, (size_t)(c->data - start + 1));
+			c->data++;
+			return rfc822_skip_lwsp(c);
+		case '\n':
+			len = (size_t)(c->data - start);
+			if (len > 0 && start[len - 1] == '\r')
+				len--;
+			buf_append(out, start, len);
+			start = c->data + 1;
+			break;
+		case '\\':
 			c->data++;
 			if (c->data >= c->end)
-				break;
-		} else if (*c->data == ']') {
-			c->data++;
-			buf_append(out, start, (size_t)(c->data - start));
-			return rfc822_skip_lwsp(c);
+				return -1;
+			if (*c->data == '\r' || *c->data == '\n' || *c->data == '\0') {
+				buf_append(out, start, (size_t)(c->data - start));
+				start = c->data;
+				c->data--;
+			}
+			break;
+		default:
+			break;
 		}
 	}
-	return -1;
+	return -1; /* missing ']' */
 }
 
 int rfc822_parse_domain(struct rfc822_ctx *c, struct buf *out)
@@ -254,21 +323,29 @@ int rfc822_parse_domain(struct rfc822_ctx *c, struct buf *out)
 
 int rfc822_parse_content_type(struct rfc822_ctx *c, struct buf *out)
 {
+	size_t start_len = out->len, sub_len;
+	int ret;
+
+	/* On garbage Dovecot 2.3.19 keeps no type at all ("" ""), except
+	 * for a lone type token at the very end ("text" ""). */
 	if (rfc822_skip_lwsp(c) <= 0)
 		return -1;
-	if (rfc822_parse_mime_token(c, out) <= 0)
+	if (rfc822_parse_mime_token(c, out) <= 0 || out->len == start_len)
 		return -1;
-	if (*c->data != '/') {
-		/* "text; charset=x": Dovecot keeps no type at all here (but
-		 * does keep "text" when the value ends after it) */
-		buf_reset(out);
-		return -1;
-	}
+	if (*c->data != '/')
+		goto broken;
 	c->data++;
 	if (rfc822_skip_lwsp(c) <= 0)
-		return -1;
+		goto broken;
 	buf_append_c(out, '/');
-	return rfc822_parse_mime_token(c, out);
+	sub_len = out->len;
+	ret = rfc822_parse_mime_token(c, out);
+	if (ret < 0 || out->len == sub_len || (c->data < c->end && *c->data != ';'))
+		goto broken;
+	return ret;
+broken:
+	buf_truncate(out, start_len);
+	return -1;
 }
 
 /* One ";" attribute "=" value. 1 = got one, 0 = end, -1 = junk here. */

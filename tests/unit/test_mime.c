@@ -375,6 +375,12 @@ static const struct expected_section dovecot_sections[] = {
 	{ "14-digest.eml", "3.1",
 	  "deep",
 	  "Content-Type: text/plain\r\n\r\n" },
+	{ "17-garbage.eml", "1",
+	  "",
+	  "" },
+	{ "17-garbage.eml", "2",
+	  "",
+	  "\xff\xff\xff\r\n" },
 	{ "18-nomime.eml", "1",
 	  "body=20text\r\n",
 	  "From: a@example.com\r\nSubject: not mime\r\nContent-Transfer-Encoding: quoted-printable\r\nConte"
@@ -454,6 +460,31 @@ static const struct expected_section dovecot_sections[] = {
 	{ "28-cut-header.eml", "3",
 	  "last",
 	  "Content-Type: text/plain\r\n\r\n" },
+	{ "29-dovecot-quirks.eml", "1",
+	  "no subtype: application/octet-stream to clients",
+	  "Content-Type: multipart\r\n\r\n" },
+	{ "29-dovecot-quirks.eml", "2",
+	  "junk after the subtype: no type at all",
+	  "Content-Type: text/plainX-Junk: y\r\n\r\n" },
+	{ "29-dovecot-quirks.eml", "3",
+	  "no subtype but parameters",
+	  "Content-Type: text; charset=us-ascii\r\n\r\n" },
+	{ "29-dovecot-quirks.eml", "4",
+	  "--D\r\nSubject: cut by the boundary\r\n--D\r\n\r\nSubject: blank line right before the boundary\r\n\r"
+	  "\n--D--\r\n",
+	  "Content-Type: multipart/digest; boundary=\"D\"\r\n\r\n" },
+	{ "29-dovecot-quirks.eml", "4.1",
+	  "",
+	  "Subject: cut by the boundary" },
+	{ "29-dovecot-quirks.eml", "4.1.1",
+	  "",
+	  "" },
+	{ "29-dovecot-quirks.eml", "4.2",
+	  "Subject: blank line right before the boundary\r\n\r\n",
+	  "\r\n" },
+	{ "29-dovecot-quirks.eml", "4.2.1",
+	  "",
+	  "Subject: blank line right before the boundary\r\n" },
 };
 
 /* Read tests/unit/mime/<name>; with crlf, bare LFs become CRLF (IMAP
@@ -1009,7 +1040,7 @@ static void test_deep_nesting(void **state)
 	/* 60 levels sent, MIME_MAX_DEPTH kept; the rest is an opaque body */
 	assert_int_equal(max_depth(&msg->root, 0, &count), MIME_MAX_DEPTH);
 	mime_bodystructure(msg, &msg->root, true, &out);
-	assert_true(strstr(buf_cstr(&out), "(\"multipart\" \"mixed\" (\"boundary\" \"=_lvl50_=\")") != NULL);
+	assert_true(strstr(buf_cstr(&out), "(\"application\" \"octet-stream\" (\"boundary\" \"=_lvl50_=\")") != NULL);
 	buf_free(&out);
 	mime_free(msg);
 	exercise(data, len);
