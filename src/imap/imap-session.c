@@ -24,6 +24,8 @@
 #define IMAP_INPUT_CHUNK 65536
 /* failed logins before the connection is closed */
 #define IMAP_MAX_AUTH_FAILURES 3
+/* scratch output kept between commands */
+#define IMAP_KEEP_OUT_BUF 65536
 /* input buffered while a failed login's reply is delayed */
 #define IMAP_MAX_HELD_INPUT (1024 * 1024)
 
@@ -67,6 +69,9 @@ static void free_command(struct imap_session *s)
 	s->cmd = NULL;
 	s->cmd_uid = false;
 	buf_reset(&s->tagged);
+	/* an idle session should not keep a big FETCH's buffer */
+	if (s->out.cap > IMAP_KEEP_OUT_BUF)
+		buf_free(&s->out);
 }
 
 void imap_session_deselect(struct imap_session *s)
