@@ -118,6 +118,7 @@ struct conn {
 	bool error;               /* socket error: close without flushing */
 	bool tls;
 	bool ip_counted;          /* holds an iplimit slot */
+	bool shutdown;            /* server stopping: on_shutdown, then close */
 	bool flushing;            /* close_start ran; waiting for output to drain */
 	unsigned timeout_sec;
 	struct event *flush_ev;

@@ -37,6 +37,7 @@ static void conn_writecb(struct bufferevent *bev, void *arg);
 static void conn_eventcb(struct bufferevent *bev, short what, void *arg);
 static void conn_finish(struct conn *c);
 static void conn_close_start(struct conn *c);
+static void conn_shutdown_now(struct conn *c);
 
 static long long now_ms(void)
 {
@@ -302,6 +303,8 @@ static void conn_job_done_cb(evutil_socket_t fd, short what, void *arg)
 	free(j);
 	if (c->error) {
 		conn_finish(c);
+	} else if (c->shutdown && !c->job_running) {
+		conn_shutdown_now(c);
 	} else if (conn_is_closing(c)) {
 		conn_close_start(c);
 	} else {
@@ -504,13 +507,25 @@ static void conn_finish(struct conn *c)
 	conn_unref(c); /* the loop's reference */
 }
 
+/* Server stop: goodbye line (not in the middle of a job's output), close. */
+static void conn_shutdown_now(struct conn *c)
+{
+	c->shutdown = false;
+	bool was_closing = atomic_exchange(&c->closing, true);
+	if (!was_closing && c->opened && c->h->on_shutdown != NULL && !c->error)
+		c->h->on_shutdown(c, c->session);
+	conn_close_start(c);
+}
+
 void conn_close_all(struct loop *loop)
 {
 	struct conn *c = loop->conns;
 	while (c != NULL) {
 		struct conn *next = c->next;
-		if (!atomic_exchange(&c->closing, true))
-			conn_close_start(c);
+		if (c->job_running)
+			c->shutdown = true; /* the job's done callback continues */
+		else
+			conn_shutdown_now(c);
 		c = next;
 	}
 }
@@ -532,6 +547,8 @@ int conn_starttls(struct conn *c)
 	SSL *ssl = conn_ssl_new(c);
 	if (ssl == NULL)
 		return -OM_EINVAL;
+	/* The filter's timeouts take over; a stale one below would fire too. */
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	/* Drop whatever the client sent after STARTTLS in the clear. */
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));

@@ -36,6 +36,10 @@ struct conn_handler {
 	 * conn_run() job is in flight. The session must free itself; the conn is
 	 * freed after this returns. */
 	void (*on_close)(struct conn *c, void *session);
+	/* The server is stopping (loop thread; after the running job's done, if
+	 * any): say goodbye ("* BYE ...", "421 ..."). The connection is closed
+	 * right after, with its output flushed. Optional. */
+	void (*on_shutdown)(struct conn *c, void *session);
 };
 
 /* --- per connection --- */

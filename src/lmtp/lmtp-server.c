@@ -255,6 +255,12 @@ static void lmtp_on_timeout(struct conn *c, void *session)
 	conn_close(c);
 }
 
+static void lmtp_on_shutdown(struct conn *c, void *session)
+{
+	struct lmtp_conn *lc = session;
+	lmtp_reply(&lc->proto, "421 4.3.2 %s Server shutting down", lc->proto.hostname);
+}
+
 static void lmtp_on_close(struct conn *c, void *session)
 {
 	struct lmtp_conn *lc = session;
@@ -270,4 +276,5 @@ const struct conn_handler lmtp_conn_handler = {
 	.on_input = lmtp_on_input,
 	.on_timeout = lmtp_on_timeout,
 	.on_close = lmtp_on_close,
+	.on_shutdown = lmtp_on_shutdown,
 };

@@ -206,12 +206,18 @@ static void t_input(struct conn *c, void *session)
 	}
 }
 
+static void t_shutdown(struct conn *c, void *session)
+{
+	conn_write_str(c, "shutdown\r\n");
+}
+
 static const struct conn_handler test_handler = {
 	.name = "test",
 	.on_open = t_open,
 	.on_input = t_input,
 	.on_timeout = t_timeout,
 	.on_close = t_close,
+	.on_shutdown = t_shutdown,
 };
 
 /* --- fixture: one server with a plain, an implicit-TLS and a unix listener --- */
@@ -674,6 +680,7 @@ static void test_stop_with_open_conns(void **state)
 	expect_line(&cl[0], "job last");
 	expect_line(&cl[0], "done last");
 	for (int i = 0; i < N; i++) {
+		expect_line(&cl[i], "shutdown");
 		expect_eof(&cl[i]);
 		client_close(&cl[i]);
 	}
