@@ -45,6 +45,13 @@ struct fetch_ctx {
 	bool expunged_seen; /* some message asked for could not be read */
 };
 
+/* BAD the way Dovecot words it. */
+static void cmd_bad_text(struct imap_session *s, const char *text)
+{
+	imap_cmd_bad(s, "Error in IMAP command %s%s: %s", s->cmd_uid ? "UID " : "",
+		     s->cmd != NULL && s->cmd->name != NULL ? s->cmd->name : "", text);
+}
+
 static int msg_open(struct fetch_ctx *ctx)
 {
 	if (ctx->opened)
@@ -402,7 +409,7 @@ static int fetch_message(struct fetch_ctx *ctx, size_t idx, bool seen_added)
 	/* prepare_message made the message ready, so nothing above fails
 	 * now; close the response in any case to keep the stream well formed. */
 	buf_append_str(out, ")\r\n");
-	if (out->len >= FETCH_FLUSH_MIN || ctx->opened) {
+	if (out->len >= FETCH_FLUSH_MIN) {
 		imap_send_buf(s, out);
 		buf_reset(out);
 	}
@@ -452,7 +459,7 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 {
 	const char *set, *error = NULL;
 	if (cmd->n_args < 2 || !imap_arg_get_atom(&cmd->args[0], &set)) {
-		imap_cmd_bad(s, "Invalid arguments");
+		cmd_bad_text(s, "Invalid arguments");
 		return;
 	}
 
@@ -460,7 +467,7 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.s = s;
 	if (imap_fetch_parse(&cmd->args[1], cmd->n_args - 1, s->cmd_uid, &ctx.req, &error) < 0) {
-		imap_cmd_bad(s, "%s", error);
+		cmd_bad_text(s, error);
 		return;
 	}
 
@@ -470,7 +477,7 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 	if (ret < 0) {
 		imap_fetch_request_free(&ctx.req);
 		if (ret == -OM_EINVAL)
-			imap_cmd_bad(s, "Invalid messageset");
+			cmd_bad_text(s, "Invalid messageset");
 		else
 			imap_cmd_storage_error(s, ret, "FETCH");
 		return;

@@ -24,6 +24,13 @@ static const struct {
 	{ "\\Draft", MAIL_DRAFT },
 };
 
+/* BAD the way Dovecot words it. */
+static void cmd_bad_text(struct imap_session *s, const char *text)
+{
+	imap_cmd_bad(s, "Error in IMAP command %s%s: %s", s->cmd_uid ? "UID " : "",
+		     s->cmd != NULL && s->cmd->name != NULL ? s->cmd->name : "", text);
+}
+
 /* ATOM-CHAR (RFC 3501 9), which a keyword is made of. */
 static bool is_atom_char(unsigned char c)
 {
@@ -101,7 +108,7 @@ static int resolve_set(struct imap_session *s, const char *set, uint32_t **idx_r
 {
 	int ret = imap_view_resolve(s, set, s->cmd_uid, idx_r, n_r);
 	if (ret == -OM_EINVAL)
-		imap_cmd_bad(s, "Invalid messageset");
+		cmd_bad_text(s, "Invalid messageset");
 	else if (ret < 0)
 		imap_cmd_storage_error(s, ret, "Resolving the message set");
 	return ret;
@@ -112,7 +119,7 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 	const char *set, *item;
 	if (cmd->n_args < 3 || !imap_arg_get_atom(&cmd->args[0], &set) ||
 	    !imap_arg_get_atom(&cmd->args[1], &item)) {
-		imap_cmd_bad(s, "Invalid arguments");
+		cmd_bad_text(s, "Invalid arguments");
 		return;
 	}
 
@@ -130,7 +137,7 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 	else if (om_str_ieq(item, "FLAGS.SILENT"))
 		silent = true;
 	else {
-		imap_cmd_bad(s, "Invalid arguments");
+		cmd_bad_text(s, "Invalid arguments");
 		return;
 	}
 
@@ -139,7 +146,7 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 	size_t n_flag_args = cmd->n_args - 2;
 	if (cmd->args[2].type == IMAP_ARG_LIST) {
 		if (cmd->n_args != 3) {
-			imap_cmd_bad(s, "Invalid arguments");
+			cmd_bad_text(s, "Invalid arguments");
 			return;
 		}
 		flag_args = cmd->args[2].list;
@@ -151,7 +158,7 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 	struct buf err = BUF_INIT;
 	for (size_t i = 0; i < n_flag_args; i++) {
 		if (!parse_flag(&flag_args[i], &flags, kws, &n_kws, &err)) {
-			imap_cmd_bad(s, "%s", buf_cstr(&err));
+			cmd_bad_text(s, buf_cstr(&err));
 			buf_free(&err);
 			return;
 		}
@@ -256,7 +263,7 @@ static void copy_or_move(struct imap_session *s, struct imap_command *cmd, bool 
 	size_t name_len;
 	if (cmd->n_args != 2 || !imap_arg_get_atom(&cmd->args[0], &set) ||
 	    !imap_arg_get_astring(&cmd->args[1], &name, &name_len)) {
-		imap_cmd_bad(s, "Invalid arguments");
+		cmd_bad_text(s, "Invalid arguments");
 		return;
 	}
 	struct buf dest = BUF_INIT;
@@ -352,11 +359,11 @@ void cmd_expunge(struct imap_session *s, struct imap_command *cmd)
 	const char *set = NULL;
 	if (s->cmd_uid) {
 		if (cmd->n_args != 1 || !imap_arg_get_atom(&cmd->args[0], &set)) {
-			imap_cmd_bad(s, "Invalid arguments");
+			cmd_bad_text(s, "Invalid arguments");
 			return;
 		}
 	} else if (cmd->n_args != 0) {
-		imap_cmd_bad(s, "Invalid arguments");
+		cmd_bad_text(s, "Invalid arguments");
 		return;
 	}
 	if (s->readonly) {
