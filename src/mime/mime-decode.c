@@ -203,6 +203,22 @@ static bool charset_is_utf8ish(const char *cs)
 	       strcasecmp(cs, "x-unknown") == 0;
 }
 
+/* Charset names come from mail: only plain names reach iconv_open (no
+ * "//TRANSLIT"-style suffixes, no paths, bounded length). */
+static bool charset_name_ok(const char *cs)
+{
+	size_t i;
+
+	for (i = 0; cs[i] != '\0'; i++) {
+		char ch = cs[i];
+		if (i >= 40 || !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				 (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' ||
+				 ch == ':' || ch == '+' || ch == '(' || ch == ')'))
+			return false;
+	}
+	return i > 0;
+}
+
 bool mime_charset_to_utf8(const char *charset, const char *in, size_t len, struct buf *out)
 {
 	iconv_t cd;
@@ -217,7 +233,7 @@ bool mime_charset_to_utf8(const char *charset, const char *in, size_t len, struc
 		append_latin1(out, (const unsigned char *)in, len);
 		return true;
 	}
-	cd = iconv_open("UTF-8", charset);
+	cd = charset_name_ok(charset) ? iconv_open("UTF-8", charset) : (iconv_t)-1;
 	if (cd == (iconv_t)-1) {
 		mime_utf8_sanitize(in, len, out);
 		return false;

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/log.h"
+
 struct boundary {
 	const char *s;
 	size_t len;
@@ -69,6 +71,16 @@ static bool boundary_at(const struct parse_ctx *c, size_t pos, size_t *idx_r, bo
 	*idx_r = best;
 	*close_r = rest >= c->stack[best].len + 2 && memcmp(p + c->stack[best].len, "--", 2) == 0;
 	return true;
+}
+
+/* Every multipart on the path pushes at most one boundary and the path is
+ * at most MIME_MAX_DEPTH long, so the stack can't overflow; check anyway. */
+static void push_boundary(struct parse_ctx *c, const char *b)
+{
+	om_assert(c->n_bound < sizeof(c->stack) / sizeof(c->stack[0]));
+	c->stack[c->n_bound].s = b;
+	c->stack[c->n_bound].len = strlen(b);
+	c->n_bound++;
 }
 
 static size_t next_line(const struct parse_ctx *c, size_t pos)
@@ -311,14 +323,14 @@ static struct mime_part *add_child(struct parse_ctx *c, struct mime_part *part, 
 	return &part->children[part->n_children++];
 }
 
-/* Preamble, parts, epilogue. Returns the end of the multipart's body. */
+/* Preamble, parts, epilogue; the part's boundary is on top of the stack.
+ * Returns the end of the multipart's body. */
 static size_t parse_multipart_body(struct parse_ctx *c, struct mime_part *part, size_t body_start,
 				   unsigned depth, bool digest, struct bevent *ev)
 {
-	size_t my_idx = c->n_bound, cap = 0, pos;
+	size_t my_idx = c->n_bound - 1, cap = 0, pos;
 	struct bevent e;
 
-	c->n_bound++;
 	find_boundary(c, body_start, &e);
 	for (;;) {
 		if (!e.found) {
@@ -393,11 +405,8 @@ static void parse_entity(struct parse_ctx *c, struct mime_part *part, size_t sta
 		 * before it). The part's own boundary is known here already,
 		 * so a longer own boundary wins the prefix match. */
 		size_t own = c->n_bound;
-		if (info.multipart && info.boundary != NULL) {
-			c->stack[own].s = info.boundary;
-			c->stack[own].len = strlen(info.boundary);
-			c->n_bound++;
-		}
+		if (info.multipart && info.boundary != NULL)
+			push_boundary(c, info.boundary);
 		if (boundary_at(c, body_start, &idx, &close) && idx < own) {
 			make_event(c, start, body_start, idx, close, ev);
 			ev->up_end = ev->line_start;
@@ -423,8 +432,7 @@ static void parse_entity(struct parse_ctx *c, struct mime_part *part, size_t sta
 		}
 	} else if (info.multipart && info.boundary != NULL && depth < MIME_MAX_DEPTH &&
 		   c->n_parts < MIME_MAX_PARTS) {
-		c->stack[c->n_bound].s = info.boundary;
-		c->stack[c->n_bound].len = strlen(info.boundary);
+		push_boundary(c, info.boundary);
 		end = parse_multipart_body(c, part, body_start, depth,
 					   strcasecmp(part->subtype, "digest") == 0, ev);
 	} else if (info.rfc822 && depth < MIME_MAX_DEPTH && c->n_parts < MIME_MAX_PARTS) {
@@ -438,9 +446,7 @@ static void parse_entity(struct parse_ctx *c, struct mime_part *part, size_t sta
 		size_t my_idx = c->n_bound;
 
 		part->is_multipart = false;
-		c->stack[c->n_bound].s = info.boundary;
-		c->stack[c->n_bound].len = strlen(info.boundary);
-		c->n_bound++;
+		push_boundary(c, info.boundary);
 		find_boundary(c, body_start, ev);
 		while (ev->found && ev->idx == my_idx) {
 			size_t next = next_line(c, ev->line_start);

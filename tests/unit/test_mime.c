@@ -899,6 +899,9 @@ static void test_decode(void **state)
 	assert_false(mime_charset_to_utf8("x-no-such-charset", "abc\xff", 4, &out));
 	assert_string_equal(buf_cstr(&out), "abc\xc3\xbf");
 	buf_reset(&out);
+	assert_false(mime_charset_to_utf8("utf-16//IGNORE", "ab", 2, &out));
+	assert_string_equal(buf_cstr(&out), "ab");
+	buf_reset(&out);
 	/* invalid bytes in a multibyte charset become U+FFFD */
 	assert_true(mime_charset_to_utf8("utf-16le", "a\0b", 3, &out));
 	assert_string_equal(buf_cstr(&out), "a\xef\xbf\xbd");
