@@ -40,6 +40,7 @@ struct fetch_ctx {
 	struct buf structure[STRUCT_COUNT];
 	bool have_structure[STRUCT_COUNT];
 	struct buf tmp;    /* HEADER.FIELDS output */
+	struct buf nonul;  /* a section with its NULs replaced */
 	bool first_item;
 
 	bool expunged_seen; /* some message asked for could not be read */
@@ -295,6 +296,15 @@ static int write_section(struct fetch_ctx *ctx, const struct imap_fetch_item *it
 				len = (size_t)it->count;
 		}
 	}
+	if (len > 0 && memchr(data, '\0', len) != NULL) {
+		/* a literal may not hold NUL (RFC 3501 9); Dovecot sends 0x80 */
+		buf_reset(&ctx->nonul);
+		buf_append(&ctx->nonul, data, len);
+		for (size_t i = 0; i < len; i++)
+			if (ctx->nonul.data[i] == '\0')
+				ctx->nonul.data[i] = (char)0x80;
+		data = ctx->nonul.data;
+	}
 	item_sep(ctx, out);
 	buf_printf(out, "%s {%zu}\r\n", it->name, len);
 	if (len >= FETCH_DIRECT_MIN) {
@@ -511,5 +521,6 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 	for (int k = 0; k < STRUCT_COUNT; k++)
 		buf_free(&ctx.structure[k]);
 	buf_free(&ctx.tmp);
+	buf_free(&ctx.nonul);
 	imap_fetch_request_free(&ctx.req);
 }

@@ -414,6 +414,18 @@ static void test_fetch_cache_and_seen(void **state)
 	    "* 2 FETCH (FLAGS (\\Recent) INTERNALDATE \"01-Jan-2020 02:00:00 +0000\" RFC822.SIZE 149)\r\n"
 	    "* 3 FETCH (FLAGS (\\Recent) INTERNALDATE \"01-Jan-2020 02:00:00 +0000\" RFC822.SIZE 148)\r\n");
 
+	/* NUL can't go in a literal: 0x80 instead, as Dovecot does */
+	static const char nul_msg[] = "Subject: nul\r\n\r\nab\0cd\r\n";
+	struct mail_save save = { .data = nul_msg, .len = sizeof(nul_msg) - 1 };
+	uint32_t uidv, uid;
+	assert_int_equal(mailbox_append(f->user, "INBOX", &save, &uidv, &uid), 0);
+	select_box(f, "INBOX", false);
+	exec(f, "FETCH 4 (BODY.PEEK[TEXT] BODY.PEEK[TEXT]<1.2>)", false, &tagged);
+	static const char want_nul[] =
+		"* 4 FETCH (BODY[TEXT] {7}\r\nab\x80" "cd\r\n BODY[TEXT]<1> {2}\r\nb\x80)\r\n";
+	assert_int_equal(f->out.len, sizeof(want_nul) - 1);
+	assert_memory_equal(buf_cstr(&f->out), want_nul, f->out.len);
+
 	/* read-only: nothing is set */
 	select_box(f, "INBOX", true);
 	run(f, "FETCH 2 RFC822.TEXT", false, "* 2 FETCH (RFC822.TEXT {20}\r\nLine one\r\nLine two\r\n)\r\n");
