@@ -255,8 +255,32 @@ static void write_part(const struct mime_message *msg, const struct mime_part *p
 	buf_append_c(out, ')');
 }
 
+/* A message that is plain 7-bit US-ASCII text in every respect gets a
+ * fixed lower-case answer from Dovecot (it caches just that fact), even
+ * when its header wrote "TEXT/PLAIN; CHARSET=US-ASCII". */
+static bool is_plain_7bit_message(const struct mime_part *part)
+{
+	if (part->parent != NULL || part->is_multipart || part->is_message_rfc822 ||
+	    strcasecmp(part->type, "text") != 0 || strcasecmp(part->subtype, "plain") != 0)
+		return false;
+	if (part->n_params > 1 ||
+	    (part->n_params == 1 && (strcasecmp(part->params[0].name, "charset") != 0 ||
+				     strcasecmp(part->params[0].value, "us-ascii") != 0)))
+		return false;
+	if (part->id != NULL || part->description != NULL ||
+	    (part->encoding != NULL && strcasecmp(part->encoding, "7bit") != 0))
+		return false;
+	return part->md5 == NULL && part->disposition == NULL && part->language == NULL &&
+	       part->location == NULL;
+}
+
 void mime_bodystructure(const struct mime_message *msg, const struct mime_part *part,
 			bool extended, struct buf *out)
 {
+	if (is_plain_7bit_message(part)) {
+		buf_printf(out, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" %zu %u%s)",
+			   part->body_len, part->body_lines, extended ? " NIL NIL NIL NIL" : "");
+		return;
+	}
 	write_part(msg, part, extended, out);
 }

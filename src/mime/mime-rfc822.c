@@ -443,6 +443,7 @@ void mime_params_parse(struct rfc822_ctx *c, struct mime_param **params_r, size_
 	struct buf key = BUF_INIT, value = BUF_INIT, joined = BUF_INIT;
 	struct rfc2231_piece *pieces = NULL;
 	size_t n_pieces = 0, cap_pieces = 0, cap = 0, i, j, next;
+	unsigned last_idx = 0;
 	int ret;
 
 	*params_r = NULL;
@@ -462,13 +463,17 @@ void mime_params_parse(struct rfc822_ctx *c, struct mime_param **params_r, size_
 		if (star != NULL && n_pieces < MIME_MAX_PARAMS) {
 			memset(&piece, 0, sizeof(piece));
 			p = star;
+			/* A bare "key*" keeps the index of the piece before it:
+			 * Dovecot's quirk, visible in BODYSTRUCTURE ("key*1*") */
 			if (p[1] != '\0') {
 				p++;
+				last_idx = 0;
 				for (; *p >= '0' && *p <= '9'; p++) {
-					if (piece.idx < 100000)
-						piece.idx = piece.idx * 10 + (unsigned)(*p - '0');
+					if (last_idx < 100000)
+						last_idx = last_idx * 10 + (unsigned)(*p - '0');
 				}
 			}
+			piece.idx = last_idx;
 			if (*p == '*') {
 				piece.extended = true;
 				p++;
