@@ -21,6 +21,9 @@
 #define FETCH_DIRECT_MIN (32 * 1024)
 /* Flush the response buffer between messages once it grows past this. */
 #define FETCH_FLUSH_MIN (64 * 1024)
+/* Output queued for the client before FETCH waits for it to drain, so a
+ * FETCH 1:* BODY[] of a big mailbox does not pile up in memory. */
+#define FETCH_MAX_PENDING (1024 * 1024)
 
 enum structure_kind { STRUCT_ENVELOPE, STRUCT_BODY, STRUCT_BODYSTRUCTURE, STRUCT_COUNT };
 
@@ -42,6 +45,7 @@ struct fetch_ctx {
 	struct buf tmp;    /* HEADER.FIELDS output */
 	struct buf nonul;  /* a section with its NULs replaced */
 	bool first_item;
+	bool flushed;      /* output was handed to the connection */
 
 	bool expunged_seen; /* some message asked for could not be read */
 };
@@ -311,6 +315,7 @@ static int write_section(struct fetch_ctx *ctx, const struct imap_fetch_item *it
 		imap_send_buf(ctx->s, out);
 		buf_reset(out);
 		imap_send_raw(ctx->s, data, len);
+		ctx->flushed = true;
 	} else {
 		buf_append(out, data, len);
 	}
@@ -422,6 +427,7 @@ static int fetch_message(struct fetch_ctx *ctx, size_t idx, bool seen_added)
 	if (out->len >= FETCH_FLUSH_MIN) {
 		imap_send_buf(s, out);
 		buf_reset(out);
+		ctx->flushed = true;
 	}
 	msg_release(ctx);
 	return ret;
@@ -502,14 +508,25 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 	}
 
 	buf_reset(&s->out);
-	for (size_t i = 0; i < n && ret == 0; i++)
+	bool conn_lost = false;
+	for (size_t i = 0; i < n && ret == 0; i++) {
 		ret = fetch_message(&ctx, idx[i], seen_added[i]);
+		if (ctx.flushed && s->conn != NULL) {
+			ctx.flushed = false;
+			if (conn_wait_output(s->conn, FETCH_MAX_PENDING) < 0) {
+				conn_lost = true; /* nobody to write to any more */
+				break;
+			}
+		}
+	}
 	if (s->out.len > 0) {
 		imap_send_buf(s, &s->out);
 		buf_reset(&s->out);
 	}
 
-	if (ret < 0)
+	if (conn_lost)
+		imap_cmd_no(s, "Connection lost");
+	else if (ret < 0)
 		imap_cmd_storage_error(s, ret, "FETCH");
 	else if (ctx.expunged_seen)
 		imap_cmd_ok(s, "[EXPUNGEISSUED] Some messages were already expunged.");
