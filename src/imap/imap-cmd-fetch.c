@@ -471,6 +471,39 @@ static int set_seen(struct imap_session *s, const uint32_t *idx, size_t n, bool 
 	return ret;
 }
 
+/* BAD for unparsable items; an unknown one is named, as Dovecot does. */
+static void bad_fetch_args(struct imap_session *s, const struct imap_arg *args, size_t n_args,
+			   const char *error)
+{
+	const struct imap_arg *list = args;
+	size_t n = n_args;
+	if (strcmp(error, "Unknown FETCH item") != 0 || n_args != 1)
+		n = 0;
+	else if (args[0].type == IMAP_ARG_LIST) {
+		list = args[0].list;
+		n = args[0].list_count;
+	}
+	for (size_t i = 0; i < n && i < IMAP_FETCH_MAX_ITEMS; i++) {
+		struct imap_fetch_item item;
+		const char *item_error;
+		if (list[i].type != IMAP_ARG_ATOM || list[i].len > 100 ||
+		    strchr(list[i].str, '[') != NULL)
+			continue;
+		if (imap_fetch_parse_item(list[i].str, list[i].len, &item, &item_error) == 0) {
+			imap_fetch_item_clear(&item);
+			continue;
+		}
+		struct buf text = BUF_INIT;
+		buf_append_str(&text, "Unknown parameter: ");
+		for (const char *p = list[i].str; *p != '\0'; p++)
+			buf_append_c(&text, (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p);
+		cmd_bad_text(s, buf_cstr(&text));
+		buf_free(&text);
+		return;
+	}
+	cmd_bad_text(s, error);
+}
+
 void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 {
 	const char *set, *error = NULL;
@@ -483,7 +516,7 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.s = s;
 	if (imap_fetch_parse(&cmd->args[1], cmd->n_args - 1, s->cmd_uid, &ctx.req, &error) < 0) {
-		cmd_bad_text(s, error);
+		bad_fetch_args(s, &cmd->args[1], cmd->n_args - 1, error);
 		return;
 	}
 
