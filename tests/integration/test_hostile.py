@@ -347,12 +347,13 @@ def test_lmtp_huge_bdat_and_data(make_server):
     mail_max_size is read and refused with 552."""
     srv = make_server(conf={"mail_max_size": "100K"})
     user = srv.take_user()
-    with srv.lmtp() as c:
-        c.lhlo()
-        c.cmd("MAIL FROM:<s@example.com>")
-        c.cmd("RCPT TO:<%s@example.com>" % user)
-        c.send_line("BDAT 100000000000 LAST")
-        c.sock.sendall(b"x" * (1 << 20))
+    c = srv.lmtp()
+    c.lhlo()
+    c.cmd("MAIL FROM:<s@example.com>")
+    c.cmd("RCPT TO:<%s@example.com>" % user)
+    c.send_line("BDAT 100000000000 LAST")
+    c.sock.sendall(b"x" * (1 << 20))
+    c.sock.close()  # no QUIT: it would be read as chunk data
     with srv.lmtp() as c:
         c.lhlo()
         c.cmd("MAIL FROM:<s@example.com>")
