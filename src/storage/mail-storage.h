@@ -204,6 +204,21 @@ void mail_data_release(struct mail_data *md);
 int mailbox_cache_get(struct mailbox *box, uint32_t uid, const char *field, struct buf *out);
 void mailbox_cache_put(struct mailbox *box, uint32_t uid, const char *field, const char *data, size_t len);
 
+/* --- object storage operations (obox; harmless no-ops for maildir) --- */
+
+/* Upload every dirty index (bundle, DESIGN.md) of the open user `username`,
+ * or of every open user when NULL. Called every index_flush_interval, at
+ * the last logout, at SIGTERM and by `objmail flush`. */
+int mail_storage_flush(const char *username);
+/* Forget the local index of username and rebuild it from the store
+ * (newest bundle + logs + listing of m/). The user must not be open. */
+int mail_user_force_resync(const struct om_config *cfg, const char *username);
+/* Release every lease and close the storage layer (at shutdown, after the
+ * last flush). */
+void mail_storage_shutdown(void);
+/* Prometheus text of the storage layer (objstore, fscache, bundles, logs). */
+void mail_storage_metrics(struct buf *out);
+
 /* --- change notification (IDLE) --- */
 
 /* fn(arg) runs on the changing thread, with no storage lock held, after any
