@@ -367,10 +367,8 @@ static void conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_EOF) {
 		c->eof = true;
-		if (c->flushing) {
-			conn_finish(c); /* nobody left to flush to */
-			return;
-		}
+		if (c->flushing)
+			return; /* a half-closed peer still reads: keep flushing */
 		if (!c->job_running)
 			conn_deliver_input(c);
 		return;
@@ -429,13 +427,11 @@ static void conn_close_start(struct conn *c)
 {
 	if (c->bev == NULL || c->flushing || c->job_running)
 		return;
-	if (c->error || c->eof) {
-		/* eof: the peer may still read (half-close), so flush anyway */
-		if (c->error) {
-			conn_finish(c);
-			return;
-		}
+	if (c->error) {
+		conn_finish(c); /* nothing can be sent any more */
+		return;
 	}
+	/* after eof too: a half-closed peer may still read what we owe it */
 	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	c->flushing = true;
