@@ -73,7 +73,7 @@ def make_server():
     errors = []
     for srv in started:
         try:
-            if srv.proc is not None:
+            if srv.proc is not None or srv.alive():
                 srv.stop(check=True)
         except AssertionError as e:
             errors.append(str(e))

@@ -87,7 +87,8 @@ class Objmaild:
     kind = "objmail"
     """One objmaild process with its own temp dir, config and users.
 
-    users: {name: password} or {name: (password, extra_fields)}; a pool of
+    users: {name: password} or {name: (password, extra_fields[, stored])}
+    (stored: the passwd-file's hash field, default "{PLAIN}password"); a pool of
     users u00..u59 (password "pw-uNN") is always added so that tests sharing
     one server can take distinct users (take_user())."""
 
@@ -134,8 +135,10 @@ class Objmaild:
     # --- files ---
     def write_files(self):
         with open(self.passwd_path, "w") as f:
-            for name, (pw, extra) in self.users.items():
-                f.write("%s:{PLAIN}%s::::::%s\n" % (name, pw, extra))
+            for name, t in self.users.items():
+                # (password, extra fields[, stored hash])
+                stored = t[2] if len(t) > 2 else "{PLAIN}" + t[0]
+                f.write("%s:%s::::::%s\n" % (name, stored, t[1]))
         with open(self.conf_path, "w") as f:
             f.write("# written by tests/integration/omtest.py\n")
             for k, v in self.conf.items():
@@ -168,6 +171,7 @@ class Objmaild:
     # --- process ---
     def start(self, timeout=START_TIMEOUT):
         self.write_files()
+        self.ports = {}
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([OBJMAILD, "-c", self.conf_path, "-F"],
                                      stdin=subprocess.DEVNULL, stdout=self._log,
@@ -904,7 +908,7 @@ class DovecotServer(Objmaild):
 
     def start(self, timeout=START_TIMEOUT):
         chown_tree(self.mail_root)
-        self.dv = Dovecot(self.mail_root, {n: p for n, (p, _x) in self.users.items()},
+        self.dv = Dovecot(self.mail_root, {n: t[0] for n, t in self.users.items()},
                           base=os.path.join(self.base, "dovecot"))
         os.makedirs(self.dv.base, exist_ok=True)
         self.dv.start(timeout)

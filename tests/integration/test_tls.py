@@ -15,7 +15,11 @@ from omtest import RawImap, client_context, status_of, untagged_named
 @pytest.fixture(scope="module")
 def tls_server():
     srv = omtest.Objmaild(tls=True, listeners=("imap", "imaps", "lmtp"))
-    srv.start()
+    try:
+        srv.start()
+    except Exception:
+        srv.cleanup()
+        raise
     yield srv
     try:
         srv.stop(check=True)
@@ -129,7 +133,11 @@ def test_starttls_without_cert(server):
 @pytest.fixture(scope="module")
 def strict_server():
     srv = omtest.Objmaild(tls=True, listeners=("imap", "imaps"), conf={"ssl_required": "yes"})
-    srv.start()
+    try:
+        srv.start()
+    except Exception:
+        srv.cleanup()
+        raise
     yield srv
     try:
         srv.stop(check=True)
