@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -620,6 +621,14 @@ void conn_accept(struct loop *loop, struct listener *lst, int fd, const struct s
 		return;
 	}
 	c->ip_counted = true;
+
+	/* Replies often go out in more than one write (untagged lines, then
+	 * the tagged one); with Nagle + delayed ACK each such reply stalls
+	 * ~40 ms. Unix sockets don't take the option: ignore the error. */
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 
 	if (lst->implicit_tls) {
 		SSL *ssl = conn_ssl_new(c);
