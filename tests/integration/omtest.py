@@ -309,6 +309,7 @@ class RawImap:
     def __init__(self, port, host="127.0.0.1", timeout=IO_TIMEOUT, sock=None):
         self.sock = sock or socket.create_connection((host, port), timeout=timeout)
         self.sock.settimeout(timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.n = 0
         self.greeting = self.read_response()
@@ -373,7 +374,7 @@ class RawImap:
         if isinstance(command, str):
             command = command.encode("utf-8")
         parts = re.split(rb"(\{\d+\}\r\n)", command)
-        self.send(tag.encode() + b" ")
+        parts[0] = tag.encode() + b" " + parts[0]  # one write: no Nagle stall
         untagged = []
         i = 0
         while i < len(parts):
