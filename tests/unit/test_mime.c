@@ -150,6 +150,13 @@ static const struct expected_fetch dovecot_fetch[] = {
 	  " NIL NIL NIL) ((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 4 0 NIL NIL NIL NIL) "
 	  "\"mixed\" (\"boundary\" \"E\") NIL NIL NIL) 9 NIL NIL NIL NIL) \"digest\" (\"boundary\" \"D\") NIL NIL"
 	  " NIL)" },
+	{ "17-garbage.eml",
+	  "ENVELOPE (NIL NIL ((NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")) ((NIL NIL \"MISSING_MAILBO"
+	  "X\" \"MISSING_DOMAIN\")) ((NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")) NIL NIL NIL NIL NIL) "
+	  "BODY ((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)(\"text\" \"plain\" (\"charset\""
+	  " \"us-ascii\") NIL NIL \"7bit\" 0 0) \"mixed\") BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"us-as"
+	  "cii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7"
+	  "bit\" 0 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"\") NIL NIL NIL)" },
 	{ "18-nomime.eml",
 	  "ENVELOPE (NIL \"not mime\" ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")) ((NIL"
 	  " NIL \"a\" \"example.com\")) NIL NIL NIL NIL NIL) BODY (\"text\" \"plain\" (\"charset\" \"us-ascii\") "
@@ -238,6 +245,38 @@ static const struct expected_fetch dovecot_fetch[] = {
 	  "IL NIL NIL)((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) \"al"
 	  "ternative\" (\"boundary\" \"alt\") NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \""
 	  "7bit\" 4 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"outer\") NIL NIL NIL)" },
+	{ "29-dovecot-quirks.eml",
+	  "ENVELOPE (NIL NIL ((\"Baraw\" NIL \".org\" \"MISSING_DOMAIN\")({4}\r\na. b NIL \"MISSING_MAILBOX\" \""
+	  "MISSING_DOMAIN\")) ((\"Baraw\" NIL \".org\" \"MISSING_DOMAIN\")({4}\r\na. b NIL \"MISSING_MAILBOX\" \""
+	  "MISSING_DOMAIN\")) ((\"Baraw\" NIL \".org\" \"MISSING_DOMAIN\")({4}\r\na. b NIL \"MISSING_MAILBOX\" \""
+	  "MISSING_DOMAIN\")) ((NIL NIL \"user\" \"MISSING_DOMAIN\")(\"x\" NIL \"y\" \"SYNTAX_ERROR\")) ((\"comme"
+	  "nt with ) and (nested) parts\" NIL \"j\" \"x\")) NIL NIL \"<quirks@example.com>\") BODY ((\"applic"
+	  "ation\" \"octet-stream\" NIL NIL NIL \"7bit\" 47)(\"\" \"\" NIL NIL NIL \"7bit\" 38)(\"\" \"\" NIL NIL NI"
+	  "L \"7bit\" 25)((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 0 (NIL NIL NIL NIL NIL NIL NIL NIL NIL"
+	  " NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 0)(\"message\" \"rfc822\" NIL"
+	  " NIL NIL \"7bit\" 49 (NIL \"blank line right before the boundary\" NIL NIL NIL NIL NIL NIL NIL"
+	  " NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 2) \"digest\") \"mixed\") BOD"
+	  "YSTRUCTURE ((\"application\" \"octet-stream\" NIL NIL NIL \"7bit\" 47 NIL NIL NIL NIL)(\"\" \"\" NIL"
+	  " NIL NIL \"7bit\" 38 NIL NIL NIL NIL)(\"\" \"\" NIL NIL NIL \"7bit\" 25 NIL NIL NIL NIL)((\"message"
+	  "\" \"rfc822\" NIL NIL NIL \"7bit\" 0 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" "
+	  "(\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) 0 NIL NIL NIL NIL)(\"message\" \"r"
+	  "fc822\" NIL NIL NIL \"7bit\" 49 (NIL \"blank line right before the boundary\" NIL NIL NIL NIL N"
+	  "IL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)"
+	  " 2 NIL NIL NIL NIL) \"digest\" (\"boundary\" \"D\") NIL NIL NIL) \"mixed\" (\"boundary\" \"Q\") NIL NI"
+	  "L NIL)" },
+	{ "30-plain-upper.eml",
+	  "ENVELOPE (NIL \"upper-case plain text\" ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example"
+	  ".com\")) ((NIL NIL \"a\" \"example.com\")) NIL NIL NIL NIL NIL) BODY (\"text\" \"plain\" (\"charset\""
+	  " \"us-ascii\") NIL NIL \"7bit\" 7 1) BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL "
+	  "NIL \"7bit\" 7 1 NIL NIL NIL NIL)" },
+	{ "31-2231-quirks.eml",
+	  "ENVELOPE (NIL \"rfc 2231 quirks\" ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")"
+	  ") ((NIL NIL \"a\" \"example.com\")) NIL NIL NIL NIL NIL) BODY ((\"application\" \"x-a\" (\"N*1*\" \"x"
+	  "'y'z\" \"name*\" \"utf-8''%41x\") NIL NIL \"7bit\" 1)(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL N"
+	  "IL \"7bit\" 32 0) \"mixed\") BODYSTRUCTURE ((\"application\" \"x-a\" (\"N*1*\" \"x'y'z\" \"name*\" \"utf-"
+	  "8''%41x\") NIL NIL \"7bit\" 1 NIL (\"attachment\" (\"filename\" \"abc\")) NIL NIL)(\"TEXT\" \"PLAIN\" ("
+	  "\"CHARSET\" \"US-ASCII\") NIL NIL \"7bit\" 32 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"R\") NIL NI"
+	  "L NIL)" },
 };
 
 /* BODY[<path>] and BODY[<path>.MIME] of every part, as Dovecot sent them */
@@ -485,6 +524,17 @@ static const struct expected_section dovecot_sections[] = {
 	{ "29-dovecot-quirks.eml", "4.2.1",
 	  "",
 	  "Subject: blank line right before the boundary\r\n" },
+	{ "30-plain-upper.eml", "1",
+	  "plain\r\n",
+	  "From: a@example.com\r\nSubject: upper-case plain text\r\nContent-Type: TEXT/PLAIN; CHARSET=US-"
+	  "ASCII\r\nContent-Transfer-Encoding: 7BIT\r\n\r\n" },
+	{ "31-2231-quirks.eml", "1",
+	  "a",
+	  "Content-Type: application/x-a; name*0*=utf-8''%41; name*1=x; N*=x'y'z\r\nContent-Disposition"
+	  ": attachment; filename*2=\"c\"; filename*0=\"a\"; filename*1=\"b\"\r\n\r\n" },
+	{ "31-2231-quirks.eml", "2",
+	  "not the root: types kept as sent",
+	  "Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n" },
 };
 
 /* Read tests/unit/mime/<name>; with crlf, bare LFs become CRLF (IMAP
