@@ -179,3 +179,157 @@ def simple(subject, body="body\n", frm="sender@example.com", to="rcpt@example.co
            date="Mon, 01 Jan 2024 10:00:00 +0000", extra=""):
     return crlf("From: %s\nTo: %s\nSubject: %s\nDate: %s\nMessage-ID: <%s@test>\n%s\n%s"
                 % (frm, to, subject, date, abs(hash((subject, body))), extra, body))
+
+
+# --- tricky messages: compared with Dovecot's answers in test_imap_fetch ---
+
+HEADERS_ONLY = crlf("From: a@example.com\nSubject: only headers, no blank line\n")
+
+MISSING_END_BOUNDARY = crlf("""\
+From: a@example.com
+Subject: missing final boundary
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="zz"
+
+--zz
+Content-Type: text/plain
+
+first part
+--zz
+Content-Type: text/plain
+
+second part, and then the message just ends
+""")
+
+NO_BOUNDARY_PARAM = crlf("""\
+From: a@example.com
+Subject: multipart without boundary
+MIME-Version: 1.0
+Content-Type: multipart/mixed
+
+--whatever
+Content-Type: text/plain
+
+text
+--whatever--
+""")
+
+RFC2231 = crlf("""\
+From: a@example.com
+Subject: rfc 2231 parameters
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=simple
+
+--simple
+Content-Type: application/octet-stream; name*=UTF-8''%E2%82%AC%20rates.bin
+Content-Disposition: attachment; filename*0*=UTF-8''%E2%82%AC%20very%20long%20;
+ filename*1*=name%20split.bin; size=42
+Content-Transfer-Encoding: BASE64
+Content-ID: <part1@example.com>
+Content-Language: de, en
+Content-Location: http://example.com/rates.bin
+Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==
+
+AAECAwQFBgcICQ==
+--simple
+Content-Type: TEXT/Plain (a comment); CHARSET="ISO-8859-1"; format=flowed
+
+caf\xe9
+--simple--
+""".replace("\\xe9", "\xe9").encode("latin-1"))
+
+RAW_8BIT_HEADERS = crlf("""\
+From: Jürgen Müller <juergen@example.de>
+To: "Zoë, la reine" <zoe@example.fr>
+Subject: Grüße ohne Kodierung — ein Test
+Date: Sun, 13 Mar 2022 10:00:00 +0100
+Content-Type: text/plain; charset=utf-8
+
+8-bit headers as real-world mailers send them.
+""")
+
+ADDRESSES = crlf("""\
+From: "Last, First" <first.last@example.com>
+Sender: (comment) sender@example.com (Sender Name)
+Reply-To: undisclosed-recipients:;
+To: Team: a@example.com, "b c" <b@example.com>;, localonly, "john doe"@example.com
+Cc: <@route.example:routed@example.com>, =?utf-8?q?Caf=C3=A9?= <cafe@example.com>
+Bcc: 
+Subject: address edge cases
+Subject: a second subject line
+Date: 1 Jan 2023 00:00 GMT
+Message-ID: <addr@example.com> (comment)
+In-Reply-To: <a@x> <b@y>
+
+body
+""")
+
+FOLDED = crlf("""\
+From: a@example.com
+Subject: a very long subject line that goes on
+\tand on, folded with a tab,
+   and then with spaces
+X-Empty:
+Content-Type: text/plain;
+\tcharset="us-ascii"
+
+folded
+""")
+
+NESTED = crlf("""\
+From: a@example.com
+Subject: deeply nested
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=l1
+
+--l1
+Content-Type: multipart/alternative; boundary=l2
+
+--l2
+Content-Type: multipart/related; boundary=l3
+
+--l3
+Content-Type: multipart/mixed; boundary=l4
+
+--l4
+Content-Type: text/plain
+
+deepest
+--l4
+Content-Type: message/rfc822
+
+Subject: embedded without much
+
+embedded body
+--l4--
+--l3
+Content-Type: image/png
+Content-Transfer-Encoding: base64
+
+iVBORw0KGgo=
+--l3--
+--l2
+Content-Type: text/html
+
+<b>html</b>
+--l2--
+--l1
+--l1--
+""")
+
+EMPTY_MULTIPART = crlf("""\
+From: a@example.com
+Subject: empty multipart
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=nothing
+
+just a preamble, no parts at all
+""")
+
+BARE_LF = (b"From: a@example.com\nSubject: bare LF line ends\nContent-Type: text/plain\n\n"
+           b"line one\nline two\n")
+
+TRICKY = [HEADERS_ONLY, MISSING_END_BOUNDARY, NO_BOUNDARY_PARAM, RFC2231, RAW_8BIT_HEADERS,
+          ADDRESSES, FOLDED, NESTED, EMPTY_MULTIPART, BARE_LF]
+TRICKY_NAMES = ["headers_only", "missing_end_boundary", "no_boundary_param", "rfc2231",
+                "raw_8bit_headers", "addresses", "folded", "nested", "empty_multipart", "bare_lf"]

@@ -24,7 +24,7 @@ def box(server):
     """A user whose INBOX holds messages.ALL (UIDs 1..n, in order)."""
     user = server.take_user()
     r = server.raw(login=user)
-    for m in messages.ALL:
+    for m in messages.ALL + messages.TRICKY:  # seq i+1 = COMPARED[i]
         r.append("INBOX", m, "", DATE)
     r.ok("SELECT INBOX")
     yield user, r
@@ -339,7 +339,10 @@ def test_fetch_many(server):
 
 # --- against Dovecot --------------------------------------------------------------------
 
-COMPARE_ITEMS = ["ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822.SIZE", "BODY.PEEK[]",
+COMPARE_ITEMS = ["ENVELOPE", "BODYSTRUCTURE", "BODY", "RFC822.SIZE", "BODY.PEEK[]", "RFC822.TEXT",
+                 "BODY.PEEK[1.1.1.1]", "BODY.PEEK[1.1.1.2]", "BODY.PEEK[1.1.1.2.HEADER]",
+                 "BODY.PEEK[1.1.1.2.TEXT]", "BODY.PEEK[1.1.2]", "BODY.PEEK[1.2]", "BODY.PEEK[2.2]",
+                 "BODY.PEEK[1.1.MIME]", "BODY.PEEK[3]",
                  "BODY.PEEK[HEADER]", "BODY.PEEK[TEXT]", "BODY.PEEK[1]", "BODY.PEEK[1.MIME]",
                  "BODY.PEEK[2]", "BODY.PEEK[2.MIME]", "BODY.PEEK[1.1]", "BODY.PEEK[2.1]",
                  "BODY.PEEK[2.HEADER]", "BODY.PEEK[2.TEXT]", "BODY.PEEK[1]<0.10>",
@@ -359,7 +362,7 @@ def dovecot_box():
     try:
         dv.start()
         r = dv.raw(login="ref")
-        for m in messages.ALL:
+        for m in messages.ALL + messages.TRICKY:
             r.append("INBOX", m, "", DATE)
         r.ok("EXAMINE INBOX")
         yield r
@@ -369,13 +372,27 @@ def dovecot_box():
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.mark.parametrize("i", range(len(messages.ALL)), ids=messages.NAMES)
+# Differences from Dovecot that are known and judged harmless or still open,
+# (message, item) -> why. The test xfails on exactly these (and fails on any
+# other), so fixing one shows as XPASS: then delete the entry.
+KNOWN_DIFFS = {
+    ("headers_only", "BODY.PEEK[HEADER.FIELDS.NOT (FROM TO SUBJECT)]"):
+        "message without a blank line after the header and nothing left after "
+        "the .NOT filter: objmail returns \"\\r\\n\", Dovecot an empty string",
+}
+
+COMPARED = messages.ALL + messages.TRICKY
+COMPARED_NAMES = messages.NAMES + messages.TRICKY_NAMES
+
+
+@pytest.mark.parametrize("i", range(len(COMPARED)), ids=COMPARED_NAMES)
 def test_same_as_dovecot(box, dovecot_box, i):
     if omtest.server_class() is omtest.DovecotServer:
         pytest.skip("comparing Dovecot with itself")
     user, r = box
     seq = i + 1
     diffs = []
+    known = []
     for item in COMPARE_ITEMS:
         ours = r.cmd("FETCH %d (%s)" % (seq, item))
         theirs = dovecot_box.cmd("FETCH %d (%s)" % (seq, item))
@@ -391,6 +408,12 @@ def test_same_as_dovecot(box, dovecot_box, i):
         if a != b:
             ra = [x for x in ours[0] if b" FETCH " in x]
             rb = [x for x in theirs[0] if b" FETCH " in x]
-            diffs.append("%s:\n  objmail: %r\n  dovecot: %r" % (item, ra, rb))
+            text = "%s:\n  objmail: %r\n  dovecot: %r" % (item, ra, rb)
+            if (COMPARED_NAMES[i], item) in KNOWN_DIFFS:
+                known.append(text)
+            else:
+                diffs.append(text)
+    if known and not diffs:
+        pytest.xfail("known difference from Dovecot: " + "\n".join(known))
     assert not diffs, "FETCH differs from Dovecot 2.3 for message %s:\n%s" % (
-        messages.NAMES[i], "\n".join(diffs))
+        COMPARED_NAMES[i], "\n".join(diffs))
