@@ -288,6 +288,14 @@ class Objmaild:
         with self.lmtp() as c:
             return c.send(sender, rcpts, msg)
 
+    def deliver_smtplib(self, rcpt, msg, sender="sender@example.com"):
+        """One-recipient delivery with Python's smtplib.LMTP (its sendmail()
+        reads a single reply after DATA, so it is only right for one
+        recipient; deliver() handles many)."""
+        import smtplib
+        with smtplib.LMTP("127.0.0.1", self.ports["lmtp"], timeout=IO_TIMEOUT) as c:
+            return c.sendmail(sender, [rcpt], msg)
+
     def objmail(self, *args):
         return subprocess.run([OBJMAIL, "-c", self.conf_path] + list(args),
                               capture_output=True, env=sanitizer_env(self.env),

@@ -73,6 +73,17 @@ def test_deliver_one(server, user):
     assert got[0].endswith(messages.PLAIN), got[0][:500]
 
 
+def test_smtplib_lmtp_client(server, user):
+    """Python's smtplib.LMTP as a real client (one recipient: its
+    sendmail() reads only one reply after DATA)."""
+    refused = server.deliver_smtplib(user + "@example.com", messages.PLAIN)
+    assert refused == {}, refused
+    import smtplib
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        server.deliver_smtplib("nobody-at-all@example.com", messages.PLAIN)
+    assert inbox(server, user)[0].endswith(messages.PLAIN)
+
+
 def test_several_recipients_one_reply_each(server):
     users = [server.take_user() for _ in range(3)]
     rcpts = [users[0] + "@example.com", "nosuchuser@example.com", users[1] + "@example.com",
