@@ -20,7 +20,7 @@ static const char *line_end(const char *p, const char *end)
 	return lf == NULL ? end : lf + 1;
 }
 
-static bool iter_next_line(struct mime_hdr_iter *it, struct mime_hdr_field *f, bool *colon_r)
+static bool iter_next_line(struct mime_hdr_iter *it, struct mime_hdr_field *f)
 {
 	const char *p = it->p, *end = it->end, *first_end, *fend, *colon, *v, *vend;
 
@@ -57,10 +57,10 @@ static bool iter_next_line(struct mime_hdr_iter *it, struct mime_hdr_field *f, b
 		f->name_len = (size_t)(nend - p);
 		f->value = nend;
 		f->value_len = 0;
-		*colon_r = false;
+		f->has_colon = false;
 		return true;
 	}
-	*colon_r = true;
+	f->has_colon = true;
 	f->name = p;
 	f->name_len = (size_t)(colon - p);
 	while (f->name_len > 0 && (p[f->name_len - 1] == ' ' || p[f->name_len - 1] == '\t'))
@@ -87,10 +87,8 @@ static bool iter_next_line(struct mime_hdr_iter *it, struct mime_hdr_field *f, b
 
 bool mime_hdr_iter_next(struct mime_hdr_iter *it, struct mime_hdr_field *f)
 {
-	bool colon;
-
-	while (iter_next_line(it, f, &colon)) {
-		if (colon || it->all_lines)
+	while (iter_next_line(it, f)) {
+		if (f->has_colon || it->all_lines)
 			return true;
 	}
 	return false;
@@ -146,31 +144,23 @@ bool mime_header_get_all_utf8(const char *hdr, size_t hdr_len, const char *name,
 	return found;
 }
 
-/* Copy with every line ending as CRLF, as IMAP sends it. */
+/* Copy with every line ending as CRLF, as IMAP sends it, and NUL as
+ * 0x80 (a literal can't carry NUL). */
 static void append_crlf(struct buf *out, const char *p, size_t len)
 {
-	size_t i, start = 0;
+	size_t i;
 
 	for (i = 0; i < len; i++) {
-		if (p[i] != '\n')
-			continue;
-		if (i > 0 && p[i - 1] == '\r') {
-			buf_append(out, p + start, i + 1 - start);
-		} else {
-			buf_append(out, p + start, i - start);
-			buf_append(out, "\r\n", 2);
-		}
-		start = i + 1;
-	}
-	if (start < len) {
-		buf_append(out, p + start, len - start);
-		if (p[len - 1] == '\r')
-			buf_append_c(out, '\n');
-		else
-			buf_append(out, "\r\n", 2);
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			buf_append_c(out, '\r');
+		buf_append_c(out, p[i] == '\0' ? (char)0x80 : p[i]);
 	}
 }
 
+/* As Dovecot answers a plain FETCH of them: HEADER.FIELDS always ends
+ * with a CRLF (after a field cut short at the end of the message, that
+ * CRLF ends the field), .NOT has the blank line only when the header has
+ * one. Lines without ':' never match a name. */
 void mime_header_fields(const char *hdr, size_t hdr_len, const char *const *names,
 			size_t n_names, bool exclude, struct buf *out)
 {
@@ -182,10 +172,12 @@ void mime_header_fields(const char *hdr, size_t hdr_len, const char *const *name
 	it.all_lines = true;
 	while (mime_hdr_iter_next(&it, &f)) {
 		bool match = false;
-		for (i = 0; i < n_names && !match; i++)
+
+		for (i = 0; i < n_names && !match && f.has_colon; i++)
 			match = mime_hdr_name_is(&f, names[i]);
 		if (match != exclude)
 			append_crlf(out, f.start, f.len);
 	}
-	buf_append(out, "\r\n", 2);
+	if (!exclude || it.p < it.end)
+		buf_append(out, "\r\n", 2); /* it.p < it.end: at the blank line */
 }

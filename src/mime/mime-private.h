@@ -53,6 +53,7 @@ struct mime_hdr_field {
 	size_t name_len;
 	const char *value;      /* after ':' and leading LWSP, folds kept */
 	size_t value_len;       /* final newline excluded */
+	bool has_colon;         /* false: a line without ':' (name = line) */
 };
 
 void mime_hdr_iter_init(struct mime_hdr_iter *it, const char *hdr, size_t len);

@@ -799,6 +799,38 @@ static void test_header_fields(void **state)
 	mime_free(msg);
 	free(data);
 
+	/* the edges, as Dovecot answers them: a field cut short at the end of
+	 * the message, lines without ':', a header without blank line */
+	{
+		static const struct {
+			const char *hdr, *name;
+			bool exclude;
+			const char *want;
+		} edges[] = {
+			{ "Subject: p", "Subject", false, "Subject: p\r\n" },
+			{ "Subject: p\r\nTo: x", "Subject", false, "Subject: p\r\n\r\n" },
+			{ "Subject\r\nSubject: p", "Subject", false, "Subject: p\r\n" },
+			{ "From: a@b\nSubject: x\n", "Subject", false, "Subject: x\r\n\r\n" },
+			{ "From: a@b\nSubject: x\n", "Subject", true, "From: a@b\r\n" },
+			{ "Subject\r\nFrom: a@b\r\nFrom\r\nTo: x\r\nX-Last: y", "From", true,
+			  "Subject\r\nFrom\r\nTo: x\r\nX-Last: y" },
+			{ "X: \0\r\n\r\n", "X", false, "X: \x80\r\n\r\n" },
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(edges) / sizeof(edges[0]); k++) {
+			const char *name = edges[k].name;
+			size_t hlen = strlen(edges[k].hdr);
+
+			if (k == 6)
+				hlen = 8; /* with the NUL */
+			buf_reset(&out);
+			mime_header_fields(edges[k].hdr, hlen, &name, 1, edges[k].exclude, &out);
+			assert_int_equal(out.len, strlen(edges[k].want));
+			assert_memory_equal(out.data, edges[k].want, out.len);
+		}
+	}
+
 	/* LF-only input still gives CRLF output */
 	msg = parse_file("05-rfc822.eml", false, &data);
 	buf_reset(&out);
