@@ -2,8 +2,8 @@
  * clients: base64 skips junk and tolerates missing padding, QP keeps
  * invalid escapes as they are. Charsets go through iconv to UTF-8; bytes
  * iconv can't convert become U+FFFD. Text of unknown or absent charset is
- * kept when it is valid UTF-8, otherwise read as ISO-8859-1, so SEARCH
- * always works on valid UTF-8. */
+ * kept where it is valid UTF-8 and other bytes are read as ISO-8859-1
+ * (byte by byte), so SEARCH always works on valid UTF-8. */
 #include "mime/mime-private.h"
 
 #include <errno.h>
@@ -159,19 +159,6 @@ static size_t utf8_seq_len(const unsigned char *p, size_t len)
 	return n;
 }
 
-bool mime_utf8_valid(const char *in, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)in;
-	size_t i = 0, n;
-
-	while (i < len) {
-		if ((n = utf8_seq_len(p + i, len - i)) == 0)
-			return false;
-		i += n;
-	}
-	return true;
-}
-
 static void append_latin1(struct buf *out, const unsigned char *p, size_t len)
 {
 	size_t i;
@@ -188,11 +175,20 @@ static void append_latin1(struct buf *out, const unsigned char *p, size_t len)
 
 void mime_utf8_sanitize(const char *in, size_t len, struct buf *out)
 {
-	/* all-or-nothing: a text is UTF-8 or it is latin-1, not a mix */
-	if (mime_utf8_valid(in, len))
-		buf_append(out, in, len);
-	else
-		append_latin1(out, (const unsigned char *)in, len);
+	const unsigned char *p = (const unsigned char *)in;
+	size_t i = 0, n;
+
+	/* Per sequence, so a header mixing UTF-8 and latin-1 (it happens)
+	 * stays searchable in both parts. */
+	while (i < len) {
+		if ((n = utf8_seq_len(p + i, len - i)) > 0) {
+			buf_append(out, in + i, n);
+			i += n;
+		} else {
+			append_latin1(out, p + i, 1);
+			i++;
+		}
+	}
 }
 
 static bool charset_is_utf8ish(const char *cs)

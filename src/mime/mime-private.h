@@ -92,9 +92,8 @@ void mime_address_list_write(struct buf *out, const struct mime_address_list *li
 /* ---- decoding (mime-decode.c) ---- */
 void mime_base64_decode(const char *in, size_t len, struct buf *out);
 void mime_qp_decode(const char *in, size_t len, bool header_q, struct buf *out);
-/* Copy bytes; valid UTF-8 kept, invalid sequences taken as latin-1. */
+/* Copy bytes: valid UTF-8 sequences kept, any other byte read as latin-1. */
 void mime_utf8_sanitize(const char *in, size_t len, struct buf *out);
-bool mime_utf8_valid(const char *in, size_t len);
 
 /* ---- parts (mime-parse.c) ---- */
 /* The part's body as text: transfer encoding undone, charset -> UTF-8. */

@@ -88,7 +88,7 @@ bool mime_header_get(const char *hdr, size_t hdr_len, const char *name, struct b
  * joined with "\n" (for SEARCH HEADER). false if absent. */
 bool mime_header_get_all_utf8(const char *hdr, size_t hdr_len, const char *name, struct buf *out);
 /* RFC 2047 encoded-words -> UTF-8 (other charsets converted via iconv;
- * raw 8-bit taken as UTF-8 if valid, else latin-1). */
+ * raw 8-bit: valid UTF-8 sequences kept, other bytes read as latin-1). */
 void mime_decode_header_utf8(const char *raw, size_t len, struct buf *out);
 /* The body of a leaf part with its Content-Transfer-Encoding undone (base64,
  * quoted-printable; 7bit/8bit/binary copied). */
@@ -100,7 +100,8 @@ void mime_part_decode_body(const struct mime_message *msg, const struct mime_par
 void mime_search_text(const struct mime_message *msg, bool headers, bool body, struct buf *out);
 
 /* Charset conversion to UTF-8 (iconv). Unknown charset: false, bytes copied
- * (kept if valid UTF-8, else read as latin-1). Unconvertible bytes: U+FFFD. */
+ * (valid UTF-8 sequences kept, other bytes read as latin-1). Bytes the
+ * charset can't convert: U+FFFD. */
 bool mime_charset_to_utf8(const char *charset, const char *in, size_t len, struct buf *out);
 /* A parameter's value as UTF-8 (e.g. a filename): RFC 2231 "name*" values
  * charset'lang'%XX-decoded, others RFC 2047-decoded (as mailers send). */

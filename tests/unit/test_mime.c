@@ -886,6 +886,8 @@ static void test_search_text(void **state)
 	mime_search_text(msg, true, true, &out);
 	assert_true(contains(&out, "From: J\xc3\xbcrgen M\xc3\xbcller <juergen@example.com>\n"));
 	assert_true(contains(&out, "To: \"Fran\xc3\xa7ois\" <francois@example.fr>\n"));
+	/* UTF-8 and latin-1 mixed in one value: both parts readable */
+	assert_true(contains(&out, "Subject: Gr\xc3\xbc\xc3\x9f" "e \xc3\xa0 tous\n"));
 	assert_true(contains(&out, "K\xc3\xa4se und Br\xc3\xb6tchen."));
 	mime_free(msg);
 	free(data);
