@@ -142,6 +142,19 @@ static char *dup_unfolded(const struct mime_hdr_field *f)
 	return buf_steal(&b);
 }
 
+static bool language_has_tag(const struct mime_hdr_field *f)
+{
+	struct rfc822_ctx rc;
+	struct buf tag = BUF_INIT;
+	bool ok;
+
+	rfc822_init(&rc, f->value, f->value_len, NULL);
+	(void)rfc822_skip_lwsp(&rc);
+	ok = rfc822_parse_atom(&rc, &tag) >= 0;
+	buf_free(&tag);
+	return ok;
+}
+
 struct hdr_info {
 	bool is_mime, seen_ct, multipart, rfc822;
 	char *boundary;
@@ -264,7 +277,8 @@ static void parse_part_header(const struct parse_ctx *c, struct mime_part *part,
 			if (part->md5 == NULL)
 				part->md5 = dup_unfolded(&f);
 		} else if (mime_hdr_name_is(&f, "Content-Language")) {
-			if (part->language == NULL)
+			/* kept only if it names a language (else as if absent) */
+			if (part->language == NULL && language_has_tag(&f))
 				part->language = dup_unfolded(&f);
 		} else if (mime_hdr_name_is(&f, "Content-Location")) {
 			if (part->location == NULL)
