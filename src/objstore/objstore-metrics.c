@@ -81,6 +81,11 @@ static void histogram(const struct objstore *top, struct buf *out)
 	}
 }
 
+static bool is_cache(const struct objstore *s)
+{
+	return strcmp(driver_name(s), "fscache") == 0;
+}
+
 static void cache(const struct objstore *top, struct buf *out)
 {
 	static const struct {
@@ -100,13 +105,13 @@ static void cache(const struct objstore *top, struct buf *out)
 	};
 	bool any = false;
 	for (const struct objstore *s = top; s != NULL; s = s->inner)
-		any = any || s->ops == &objstore_fscache_ops;
+		any = any || is_cache(s);
 	if (!any)
 		return;
 	for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
 		family(out, fields[f].name, fields[f].type, fields[f].help);
 		for (const struct objstore *s = top; s != NULL; s = s->inner) {
-			if (s->ops != &objstore_fscache_ops)
+			if (!is_cache(s))
 				continue;
 			const atomic_uint_fast64_t *v =
 				(const atomic_uint_fast64_t *)((const char *)&s->stats + fields[f].offset);
