@@ -1,0 +1,452 @@
+/* LIBS: om_objstore om_lib */
+/* The RADOS driver against a real Ceph: $OBJMAIL_TEST_RADOS, e.g.
+ *   rados://mail?conf=/tmp/ceph/ceph.conf&id=admin
+ * (scripts/ceph-dev start DIR; eval "$(scripts/ceph-dev env DIR)").
+ * Without it the test fails: a missing Ceph must not pass as green. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/om-error.h"
+#include "objstore/objstore.h"
+#if __has_include("objstore-conformance.c")
+#include "objstore-conformance.c"
+#define HAVE_CONFORMANCE 1
+#endif
+
+static const char *spec;
+static struct objstore *store;
+static char prefix[64];
+
+static void key_of(char *out, size_t size, const char *name)
+{
+	int n = snprintf(out, size, "%s%s", prefix, name);
+	assert_true(n > 0 && (size_t)n < size);
+}
+
+static void put_str(const char *name, const char *data)
+{
+	char key[256];
+	key_of(key, sizeof(key), name);
+	assert_int_equal(objstore_put(store, key, data, strlen(data), NULL, 0, NULL, NULL), 0);
+}
+
+static int rt_delete_cb(void *ctx, const char *key, uint64_t size)
+{
+	(void)size;
+	struct objstore *st = ctx;
+	objstore_delete(st, key);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	int ret = objstore_open(spec, &store, &err);
+	if (ret < 0) {
+		fprintf(stderr, "objstore_open(%s): %s\n", spec, err != NULL ? err : "?");
+		free(err);
+		return -1;
+	}
+	snprintf(prefix, sizeof(prefix), "rt/%ld.%ld/", (long)getpid(), (long)time(NULL));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (store != NULL) {
+		objstore_list(store, prefix, rt_delete_cb, store);
+		objstore_close(store);
+	}
+	store = NULL;
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+/* Spec errors are -OM_EINVAL with a message; an unreachable cluster is
+ * -OM_ETEMP, and quickly (connect_timeout), not after librados's 300 s. */
+static void test_open_errors(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"rados://", "rados://?conf=/x", "rados://mail?bogus=1", "rados://mail?timeout=x",
+		"rados://mail?conf=/nonexistent/ceph.conf", "rados://a%zzb",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct objstore *s = NULL;
+		char *err = NULL;
+		assert_int_equal(objstore_open(bad[i], &s, &err), -OM_EINVAL);
+		assert_non_null(err);
+		free(err);
+	}
+	/* A pool that doesn't exist, on the real cluster. */
+	const char *confp = strstr(spec, "conf=");
+	char other[2048];
+	snprintf(other, sizeof(other), "rados://no-such-pool-xyz?%s", confp != NULL ? confp : "");
+	struct objstore *s = NULL;
+	char *err = NULL;
+	assert_int_equal(objstore_open(other, &s, &err), -OM_EINVAL);
+	assert_non_null(strstr(err, "no-such-pool-xyz"));
+	free(err);
+}
+
+static void test_unreachable(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/om-rados-conf-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	/* Port 9 on loopback: nothing listens; the mon is never found. */
+	const char *text = "[global]\nmon host = 127.0.0.1:9\nauth client required = none\n";
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	char sp[256];
+	snprintf(sp, sizeof(sp), "rados://mail?conf=%s&connect_timeout=2", path);
+	struct objstore *s = NULL;
+	char *err = NULL;
+	double t0 = now_ms();
+	assert_int_equal(objstore_open(sp, &s, &err), -OM_ETEMP);
+	double took = now_ms() - t0;
+	assert_true(took < 6000);
+	free(err);
+	unlink(path);
+}
+
+static void test_meta_replaced(void **state)
+{
+	(void)state;
+	char key[256];
+	key_of(key, sizeof(key), "meta");
+	struct objstore_meta m = { 0 };
+	objstore_meta_set(&m, "a", "1");
+	objstore_meta_set(&m, "b", "2");
+	assert_int_equal(objstore_put(store, key, "x", 1, &m, 0, NULL, NULL), 0);
+	objstore_meta_free(&m);
+	objstore_meta_set(&m, "b", "3");
+	assert_int_equal(objstore_put(store, key, "yy", 2, &m, 0, NULL, NULL), 0);
+	objstore_meta_free(&m);
+
+	struct objstore_meta got;
+	struct objstore_stat st;
+	assert_int_equal(objstore_head(store, key, &st, &got), 0);
+	assert_int_equal(st.size, 2);
+	assert_int_equal(got.n, 1); /* "a" of the first put is gone */
+	assert_string_equal(objstore_meta_get(&got, "b"), "3");
+	assert_null(objstore_meta_get(&got, "a"));
+	objstore_meta_free(&got);
+	/* A put without metadata clears it. */
+	assert_int_equal(objstore_put(store, key, "z", 1, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(objstore_head(store, key, &st, &got), 0);
+	assert_int_equal(got.n, 0);
+	objstore_meta_free(&got);
+}
+
+/* IF_MATCH is a compare-and-swap on the etag xattr in the OSD. */
+static void test_cond_put(void **state)
+{
+	(void)state;
+	char key[256], e1[80], e2[80];
+	key_of(key, sizeof(key), "cond");
+	assert_int_equal(objstore_put(store, key, "a", 1, NULL, OBJSTORE_PUT_IF_MATCH, "nope", NULL),
+			 -OM_EEXISTS);
+	assert_int_equal(objstore_put(store, key, "a", 1, NULL, OBJSTORE_PUT_IF_ABSENT, NULL, e1), 0);
+	assert_int_equal(objstore_put(store, key, "b", 1, NULL, OBJSTORE_PUT_IF_ABSENT, NULL, NULL),
+			 -OM_EEXISTS);
+	assert_int_equal(objstore_put(store, key, "c", 1, NULL, OBJSTORE_PUT_IF_MATCH, e1, e2), 0);
+	assert_string_not_equal(e1, e2);
+	assert_int_equal(objstore_put(store, key, "d", 1, NULL, OBJSTORE_PUT_IF_MATCH, e1, NULL),
+			 -OM_EEXISTS);
+	struct buf b = BUF_INIT;
+	struct objstore_stat st;
+	assert_int_equal(objstore_get(store, key, 0, 0, &b, NULL, &st), 0);
+	assert_string_equal(b.data, "c");
+	assert_string_equal(st.etag, e2);
+	buf_free(&b);
+}
+
+static int sink_append(void *ctx, const void *data, size_t len)
+{
+	buf_append(ctx, data, len);
+	return 0;
+}
+
+static int sink_stop(void *ctx, const void *data, size_t len)
+{
+	(void)data;
+	(void)len;
+	(*(int *)ctx)++;
+	return 42;
+}
+
+/* Objects bigger than the first read (128 KiB) and than one chunk (4 MiB). */
+static void test_big_object(void **state)
+{
+	(void)state;
+	char key[256];
+	key_of(key, sizeof(key), "big");
+	size_t len = 9 * 1024 * 1024 + 17;
+	char *data = malloc(len);
+	assert_non_null(data);
+	for (size_t i = 0; i < len; i++)
+		data[i] = (char)('a' + (i * 7 + i / 4096) % 26);
+	assert_int_equal(objstore_put(store, key, data, len, NULL, 0, NULL, NULL), 0);
+
+	struct buf b = BUF_INIT;
+	buf_append_str(&b, "pre");
+	assert_int_equal(objstore_get(store, key, 0, 0, &b, NULL, NULL), 0);
+	assert_int_equal(b.len, len + 3);
+	assert_memory_equal(b.data + 3, data, len);
+	buf_reset(&b);
+	uint64_t off = 4 * 1024 * 1024 - 100, rl = 5 * 1024 * 1024;
+	assert_int_equal(objstore_get(store, key, off, rl, &b, NULL, NULL), 0);
+	assert_int_equal(b.len, rl);
+	assert_memory_equal(b.data, data + off, rl);
+	buf_reset(&b);
+	assert_int_equal(objstore_get(store, key, len - 10, 100, &b, NULL, NULL), 0);
+	assert_int_equal(b.len, 10);
+	buf_reset(&b);
+	assert_int_equal(objstore_get_stream(store, key, 1, 0, sink_append, &b), 0);
+	assert_int_equal(b.len, len - 1);
+	assert_memory_equal(b.data, data + 1, len - 1);
+	int calls = 0;
+	assert_int_equal(objstore_get_stream(store, key, 0, 0, sink_stop, &calls), 42);
+	assert_int_equal(calls, 1);
+	buf_free(&b);
+	free(data);
+}
+
+struct rt_many_result {
+	size_t n, ok, missing;
+	char *seen;
+	const char *expect_prefix;
+};
+
+static void rt_many_done(void *ctx, size_t i, int err, const struct buf *data,
+		      const struct objstore_meta *meta)
+{
+	struct rt_many_result *r = ctx;
+	assert_true(i < r->n);
+	assert_false(r->seen[i]);
+	r->seen[i] = 1;
+	if (err == -OM_ENOTFOUND) {
+		r->missing++;
+		return;
+	}
+	assert_int_equal(err, 0);
+	char want[32];
+	snprintf(want, sizeof(want), "%zu:", i);
+	assert_true(data->len > strlen(want));
+	assert_memory_equal(data->data, want, strlen(want));
+	assert_string_equal(objstore_meta_get(meta, "n"), want);
+	r->ok++;
+}
+
+/* Many gets in flight: all arrive once, right data, missing keys fail
+ * alone; and 16 in flight beat one at a time. Prints latencies. */
+static void test_get_many(void **state)
+{
+	(void)state;
+	enum { N = 300, SIZE = 5 * 1024 };
+	char **keys = calloc(N + 2, sizeof(*keys));
+	char *body = malloc(SIZE);
+	memset(body, 'm', SIZE);
+	double t0 = now_ms();
+	for (size_t i = 0; i < N; i++) {
+		char name[64], k[256], tag[32];
+		snprintf(name, sizeof(name), "many/%04zu", i);
+		key_of(k, sizeof(k), name);
+		keys[i] = strdup(k);
+		int tl = snprintf(tag, sizeof(tag), "%zu:", i);
+		memcpy(body, tag, (size_t)tl);
+		struct objstore_meta m = { 0 };
+		objstore_meta_set(&m, "n", tag);
+		assert_int_equal(objstore_put(store, keys[i], body, SIZE, &m, 0, NULL, NULL), 0);
+		objstore_meta_free(&m);
+	}
+	double t_put = now_ms() - t0;
+	char k[256];
+	key_of(k, sizeof(k), "many/missing-1");
+	keys[N] = strdup(k);
+	key_of(k, sizeof(k), "many/missing-2");
+	keys[N + 1] = strdup(k);
+
+	double t_seq = 0, t_par = 0;
+	unsigned pars[] = { 1, 16 };
+	for (size_t p = 0; p < 2; p++) {
+		struct rt_many_result r = { .n = N + 2, .seen = calloc(N + 2, 1) };
+		t0 = now_ms();
+		assert_int_equal(objstore_get_many(store, (const char *const *)keys, N + 2, pars[p],
+						   rt_many_done, &r),
+				 0);
+		double t = now_ms() - t0;
+		if (p == 0)
+			t_seq = t;
+		else
+			t_par = t;
+		assert_int_equal(r.ok, N);
+		assert_int_equal(r.missing, 2);
+		free(r.seen);
+	}
+	t0 = now_ms();
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < N; i++) {
+		buf_reset(&b);
+		assert_int_equal(objstore_get(store, keys[i], 0, 0, &b, NULL, NULL), 0);
+		assert_int_equal(b.len, SIZE);
+	}
+	double t_get = now_ms() - t0;
+	buf_free(&b);
+	fprintf(stderr,
+		"rados latency (%d x %d B): put %.2f ms, get %.2f ms, get_many x1 %.2f ms/obj, "
+		"x16 %.3f ms/obj (%.0f obj/s)\n",
+		N, SIZE, t_put / N, t_get / N, t_seq / N, t_par / N, N / (t_par / 1000));
+	/* Overlap must show, with a wide margin for a loaded machine. */
+	assert_true(t_par < t_seq);
+	for (size_t i = 0; i < N + 2; i++)
+		free(keys[i]);
+	free(keys);
+	free(body);
+}
+
+struct list_state {
+	size_t n;
+	char last[256];
+	bool sorted;
+};
+
+static int rt_list_cb(void *ctx, const char *key, uint64_t size)
+{
+	struct list_state *ls = ctx;
+	if (ls->n > 0 && strcmp(ls->last, key) >= 0)
+		ls->sorted = false;
+	snprintf(ls->last, sizeof(ls->last), "%s", key);
+	assert_int_equal(size, strlen(strrchr(key, '/') + 1));
+	ls->n++;
+	return 0;
+}
+
+static void test_list_sorted(void **state)
+{
+	(void)state;
+	/* Written in an order RADOS won't list back (it lists by hash). */
+	for (int i = 40; i >= 0; i--) {
+		char name[64];
+		snprintf(name, sizeof(name), "ls/%c%d", 'a' + (i * 7) % 26, i);
+		put_str(name, strrchr(name, '/') + 1);
+	}
+	put_str("ls-not/x", "x");
+	char pfx[256];
+	key_of(pfx, sizeof(pfx), "ls/");
+	struct list_state ls = { .sorted = true };
+	assert_int_equal(objstore_list(store, pfx, rt_list_cb, &ls), 0);
+	assert_int_equal(ls.n, 41);
+	assert_true(ls.sorted);
+}
+
+/* cls_lock with a duration: renewal by the same owner, takeover by the same
+ * owner from another client instance, refusal for others until expiry. */
+static void test_lock(void **state)
+{
+	(void)state;
+	char key[256];
+	key_of(key, sizeof(key), "lease");
+	struct objstore *other = NULL;
+	char *err = NULL;
+	assert_int_equal(objstore_open(spec, &other, &err), 0);
+
+	assert_int_equal(objstore_lock(store, key, "backend-a", 2), 0);
+	assert_int_equal(objstore_lock(store, key, "backend-a", 2), 0); /* renew */
+	assert_int_equal(objstore_lock(other, key, "backend-b", 2), -OM_EEXISTS);
+	assert_int_equal(objstore_unlock(other, key, "backend-b"), -OM_EEXISTS);
+	/* The same owner from another process (a restarted backend). */
+	assert_int_equal(objstore_lock(other, key, "backend-a", 2), 0);
+	assert_int_equal(objstore_lock(store, key, "backend-b", 2), -OM_EEXISTS);
+	/* Renewal keeps it past the first ttl. */
+	sleep(1);
+	assert_int_equal(objstore_lock(other, key, "backend-a", 2), 0);
+	sleep(1);
+	assert_int_equal(objstore_lock(store, key, "backend-b", 2), -OM_EEXISTS);
+	/* Expiry hands it over. */
+	sleep(2);
+	assert_int_equal(objstore_lock(store, key, "backend-b", 10), 0);
+	assert_int_equal(objstore_lock(other, key, "backend-a", 10), -OM_EEXISTS);
+	assert_int_equal(objstore_unlock(store, key, "backend-b"), 0);
+	assert_int_equal(objstore_unlock(store, key, "backend-b"), -OM_ENOTFOUND);
+	assert_int_equal(objstore_lock(other, key, "backend-a", 10), 0);
+	/* Unlock from another instance of the same owner. */
+	assert_int_equal(objstore_unlock(store, key, "backend-a"), 0);
+	assert_int_equal(objstore_lock(store, key, "backend-b", 10), 0);
+	assert_int_equal(objstore_unlock(store, key, "backend-b"), 0);
+	char missing[256];
+	key_of(missing, sizeof(missing), "no-lease");
+	assert_int_equal(objstore_unlock(store, missing, "backend-a"), -OM_ENOTFOUND);
+	objstore_close(other);
+}
+
+/* Namespaces separate keys and listings. */
+static void test_namespace(void **state)
+{
+	(void)state;
+	struct buf sp = BUF_INIT;
+	buf_append_str(&sp, spec);
+	buf_append_str(&sp, strchr(spec, '?') != NULL ? "&" : "?");
+	buf_append_str(&sp, "namespace=om-test-ns");
+	struct objstore *ns = NULL;
+	char *err = NULL;
+	assert_int_equal(objstore_open(buf_cstr(&sp), &ns, &err), 0);
+	char key[256];
+	key_of(key, sizeof(key), "ns-key");
+	assert_int_equal(objstore_put(ns, key, "in-ns", 5, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(objstore_head(store, key, NULL, NULL), -OM_ENOTFOUND);
+	struct list_state ls = { .sorted = true };
+	char pfx[256];
+	key_of(pfx, sizeof(pfx), "ns-");
+	assert_int_equal(objstore_list(store, pfx, rt_list_cb, &ls), 0);
+	assert_int_equal(ls.n, 0);
+	assert_int_equal(objstore_delete(ns, key), 0);
+	assert_int_equal(objstore_delete(ns, key), -OM_ENOTFOUND);
+	objstore_close(ns);
+	buf_free(&sp);
+}
+
+int main(void)
+{
+	spec = getenv("OBJMAIL_TEST_RADOS");
+	if (spec == NULL || spec[0] == '\0') {
+		fprintf(stderr, "test_objstore_rados: OBJMAIL_TEST_RADOS is not set. Start a test "
+				"cluster:\n  scripts/ceph-dev start /tmp/ceph && eval \"$(scripts/ceph-dev "
+				"env /tmp/ceph)\"\n(make test does this.)\n");
+		return 1;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_errors), cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_meta_replaced), cmocka_unit_test(test_cond_put),
+		cmocka_unit_test(test_big_object),   cmocka_unit_test(test_get_many),
+		cmocka_unit_test(test_list_sorted),  cmocka_unit_test(test_lock),
+		cmocka_unit_test(test_namespace),
+	};
+	int failed = cmocka_run_group_tests_name("rados", tests, setup, teardown);
+#ifdef HAVE_CONFORMANCE
+	failed += objstore_conformance_run("rados-conformance", spec);
+#else
+	fprintf(stderr, "test_objstore_rados: tests/unit/objstore-conformance.c is missing\n");
+	failed++;
+#endif
+	return failed != 0;
+}
