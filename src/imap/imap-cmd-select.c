@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "imap/imap-session-private.h"
+#include "imap/imap-registry.h"
 #include "lib/log.h"
 #include "lib/om-error.h"
 
@@ -38,6 +39,7 @@ static void select_mailbox(struct imap_session *s, struct imap_command *cmd, boo
 	buf_free(&name);
 
 	s->box = box;
+	imap_registry_mailbox(s->conn, mailbox_name(box));
 	s->readonly = readonly;
 	s->state = IMAP_STATE_SELECTED;
 	imap_view_init(s, snap);

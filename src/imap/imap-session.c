@@ -14,8 +14,10 @@
 
 #include "auth/passdb.h"
 #include "imap/imap-session-private.h"
+#include "imap/imap-registry.h"
 #include "lib/log.h"
 #include "lib/om-error.h"
+#include "lib/stats.h"
 
 /* the longest line read outside the parser (a SASL response, "DONE") */
 #define IMAP_MAX_AUTH_LINE 16384
@@ -83,6 +85,7 @@ void imap_session_deselect(struct imap_session *s)
 	if (s->box != NULL) {
 		mailbox_close(s->box);
 		s->box = NULL;
+		imap_registry_mailbox(s->conn, NULL);
 	}
 	imap_view_free(&s->view);
 	s->readonly = false;
@@ -108,6 +111,8 @@ void imap_session_login(struct imap_session *s, const struct passdb_user *pu)
 	s->username = om_strdup(pu->user);
 	s->user = user;
 	s->state = IMAP_STATE_AUTH;
+	imap_registry_login(s->conn, s->username);
+	om_stat_inc(OM_STAT_IMAP_LOGIN_OK);
 	log_info("imap: %s logged in from %s", s->username,
 		 s->conn != NULL ? conn_peer_ip(s->conn) : "-");
 	imap_write_capability(s, &caps);
@@ -119,6 +124,7 @@ void imap_session_auth_failed(struct imap_session *s)
 {
 	s->auth_failures++;
 	s->priv->delay_reply = true;
+	om_stat_inc(OM_STAT_IMAP_LOGIN_FAILED);
 }
 
 static void delayed_reply(struct conn *c, void *arg)
@@ -574,6 +580,7 @@ static void imap_on_close(struct conn *c, void *session)
 	if (s->user != NULL)
 		log_debug("imap: %s disconnected", s->username);
 	imap_session_deselect(s);
+	imap_registry_logout(c);
 	if (s->user != NULL)
 		mail_user_unref(s->user);
 	free_command(s);

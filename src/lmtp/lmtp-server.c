@@ -13,6 +13,7 @@
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/om-error.h"
+#include "lib/stats.h"
 #include "lmtp/lmtp.h"
 #include "storage/mail-storage.h"
 
@@ -190,8 +191,10 @@ static int deliver_one(struct lmtp_conn *lc, struct lmtp_rcpt *r)
 static void deliver_job(void *arg)
 {
 	struct lmtp_conn *lc = arg;
-	for (size_t i = 0; i < lc->proto.n_rcpts; i++)
+	for (size_t i = 0; i < lc->proto.n_rcpts; i++) {
 		lc->proto.rcpts[i].result = deliver_one(lc, &lc->proto.rcpts[i]);
+		om_stat_lmtp_delivery(lc->proto.rcpts[i].result);
+	}
 }
 
 static void deliver_done(void *arg)
