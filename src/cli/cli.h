@@ -52,10 +52,29 @@ void cli_json_str(struct buf *out, const char *s);
 /* Writes the whole buffer to stdout; false on a write error. */
 bool cli_write_stdout(const struct buf *b);
 
+/* The daemon's admin socket (cli-admin.c; listen_admin of the config).
+ * cli_admin_call: send one request; the data lines go to data_r (each
+ * with its LF). CLI_OK; CLI_FAIL after printing why (daemon not running,
+ * or its ERR message). */
+int cli_admin_call(struct cli_ctx *ctx, const char *const *argv, size_t argc,
+		   struct buf *data_r);
+/* The same, then the data lines to stdout. */
+int cli_admin_print(struct cli_ctx *ctx, const char *const *argv, size_t argc);
+/* Does something accept connections on listen_admin (a running daemon)? */
+bool cli_admin_reachable(struct cli_ctx *ctx);
+
 /* command functions (cmd-*.c) */
 int cmd_config(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_user_auth(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_user_info(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_pw(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_flush(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_cache_stats(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_lease(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_force_resync(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_who(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_kick(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_stats(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_reload(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -16,6 +16,15 @@ static const struct cli_cmd cli_commands[] = {
 	  cmd_user_info },
 	{ "pw", "[-s SCHEME]", "hash a password from stdin for the passwd-file (default SHA512-CRYPT)",
 	  cmd_pw },
+	{ "flush", "[USER]", "live: upload the dirty index bundles of USER (or of all open users)",
+	  cmd_flush },
+	{ "cache stats", "[--json]", "live: object store and fscache counters", cmd_cache_stats },
+	{ "lease", "USER", "live: who holds USER's lease", cmd_lease },
+	{ "force-resync", "USER", "offline: rebuild USER's index from the store", cmd_force_resync },
+	{ "who", "[--json]", "live: logged-in IMAP sessions", cmd_who },
+	{ "kick", "USER", "live: disconnect USER's IMAP sessions", cmd_kick },
+	{ "stats", "", "live: the daemon's metrics (Prometheus text)", cmd_stats },
+	{ "reload", "", "live: reopen the log and reload users (as SIGHUP)", cmd_reload },
 	{ "help", "[COMMAND]", "show this help", NULL },
 };
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))

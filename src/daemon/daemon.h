@@ -22,4 +22,8 @@ int daemon_listen(struct server *srv, const struct om_config *cfg, struct passdb
 void daemon_chown_sockets(const struct om_config *cfg, unsigned uid, unsigned gid);
 void daemon_listeners_free(void);
 
+/* main.c: what SIGHUP and the admin `reload` do: reopen the log, reload
+ * passdb (the old users stay on failure). 0, or -1 if either failed. */
+int daemon_reload(struct passdb *passdb);
+
 #endif

@@ -1,5 +1,6 @@
-/* The configured listeners: IMAP, IMAPS (implicit TLS) and LMTP. The admin
- * socket and /metrics are accepted by the config but not served yet. */
+/* The configured listeners: IMAP, IMAPS (implicit TLS), LMTP, the admin
+ * socket and /metrics. IMAP and LMTP handlers are wrapped to count open
+ * connections per protocol for /metrics. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,17 +8,49 @@
 #include <unistd.h>
 
 #include "auth/passdb.h"
+#include "daemon/admin.h"
 #include "daemon/daemon.h"
 #include "imap/imap-session.h"
 #include "lib/buf.h"
 #include "lib/conn.h"
 #include "lib/log.h"
+#include "lib/stats.h"
 #include "lmtp/lmtp.h"
 
 /* Handler contexts live as long as the server. */
 static struct imap_server *imap_ctx, *imaps_ctx;
 static struct lmtp_server *lmtp_ctx;
+static struct admin_server *admin_ctx;
 static unsigned n_listeners;
+
+/* A protocol handler with its connections counted in a gauge: on_open and
+ * on_close are wrapped per gauge (on_close gets no handler context), the
+ * other callbacks are the protocol's own. */
+#define COUNTED_HANDLER(tag, inner, gauge)                                     \
+	static void *tag##_counted_open(struct conn *c, void *ctx)             \
+	{                                                                      \
+		void *session = (inner).on_open(c, ctx);                       \
+		if (session != NULL)                                           \
+			om_gauge_add(gauge, 1);                                \
+		return session;                                                \
+	}                                                                      \
+	static void tag##_counted_close(struct conn *c, void *session)         \
+	{                                                                      \
+		om_gauge_add(gauge, -1);                                       \
+		(inner).on_close(c, session);                                  \
+	}                                                                      \
+	static struct conn_handler tag##_counted_handler;                      \
+	static const struct conn_handler *tag##_handler(void)                  \
+	{                                                                      \
+		tag##_counted_handler = (inner);                               \
+		tag##_counted_handler.on_open = tag##_counted_open;            \
+		tag##_counted_handler.on_close = tag##_counted_close;          \
+		return &tag##_counted_handler;                                 \
+	}
+
+COUNTED_HANDLER(imap, imap_conn_handler, OM_GAUGE_CONN_IMAP)
+COUNTED_HANDLER(imaps, imap_conn_handler, OM_GAUGE_CONN_IMAPS)
+COUNTED_HANDLER(lmtp, lmtp_conn_handler, OM_GAUGE_CONN_LMTP)
 
 static int listen_one(struct server *srv, const char *proto, const char *spec,
 		      const struct conn_handler *h, void *ctx, bool implicit_tls)
@@ -47,7 +80,7 @@ int daemon_listen(struct server *srv, const struct om_config *cfg, struct passdb
 		imap_ctx->cfg = cfg;
 		imap_ctx->passdb = passdb;
 		imap_ctx->implicit_tls = false;
-		if (listen_one(srv, "imap", cfg->listen_imap, &imap_conn_handler, imap_ctx, false) != 0)
+		if (listen_one(srv, "imap", cfg->listen_imap, imap_handler(), imap_ctx, false) != 0)
 			return -1;
 	}
 	if (set(cfg->listen_imaps)) {
@@ -59,20 +92,30 @@ int daemon_listen(struct server *srv, const struct om_config *cfg, struct passdb
 		imaps_ctx->cfg = cfg;
 		imaps_ctx->passdb = passdb;
 		imaps_ctx->implicit_tls = true;
-		if (listen_one(srv, "imaps", cfg->listen_imaps, &imap_conn_handler, imaps_ctx, true) != 0)
+		if (listen_one(srv, "imaps", cfg->listen_imaps, imaps_handler(), imaps_ctx, true) != 0)
 			return -1;
 	}
 	if (set(cfg->listen_lmtp)) {
 		lmtp_ctx = om_calloc(1, sizeof(*lmtp_ctx));
 		lmtp_ctx->cfg = cfg;
 		lmtp_ctx->passdb = passdb;
-		if (listen_one(srv, "lmtp", cfg->listen_lmtp, &lmtp_conn_handler, lmtp_ctx, false) != 0)
+		if (listen_one(srv, "lmtp", cfg->listen_lmtp, lmtp_handler(), lmtp_ctx, false) != 0)
 			return -1;
 	}
-	if (set(cfg->listen_admin))
-		log_info("admin socket: not implemented in this build");
-	if (set(cfg->listen_metrics))
-		log_info("metrics: not implemented in this build");
+	if (set(cfg->listen_admin) || set(cfg->listen_metrics)) {
+		metrics_init();
+		admin_ctx = om_calloc(1, sizeof(*admin_ctx));
+		admin_ctx->srv = srv;
+		admin_ctx->cfg = cfg;
+		admin_ctx->passdb = passdb;
+	}
+	if (set(cfg->listen_admin) &&
+	    listen_one(srv, "admin", cfg->listen_admin, &admin_conn_handler, admin_ctx, false) != 0)
+		return -1;
+	if (set(cfg->listen_metrics) &&
+	    listen_one(srv, "metrics", cfg->listen_metrics, &metrics_conn_handler, admin_ctx,
+		       false) != 0)
+		return -1;
 	if (n_listeners == 0)
 		log_warn("no listeners configured (listen_imap, listen_imaps, listen_lmtp)");
 	return 0;
@@ -80,7 +123,8 @@ int daemon_listen(struct server *srv, const struct om_config *cfg, struct passdb
 
 void daemon_chown_sockets(const struct om_config *cfg, unsigned uid, unsigned gid)
 {
-	const char *specs[] = { cfg->listen_imap, cfg->listen_imaps, cfg->listen_lmtp };
+	const char *specs[] = { cfg->listen_imap, cfg->listen_imaps, cfg->listen_lmtp,
+				cfg->listen_admin, cfg->listen_metrics };
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
 		if (specs[i] != NULL && strncmp(specs[i], "unix:", 5) == 0 &&
 		    chown(specs[i] + 5, uid, gid) != 0)
@@ -93,6 +137,8 @@ void daemon_listeners_free(void)
 	free(imap_ctx);
 	free(imaps_ctx);
 	free(lmtp_ctx);
+	free(admin_ctx);
+	admin_ctx = NULL;
 	imap_ctx = imaps_ctx = NULL;
 	lmtp_ctx = NULL;
 }

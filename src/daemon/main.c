@@ -3,7 +3,10 @@
  * Signals are taken by one thread with sigwait() (blocked everywhere else),
  * so SIGHUP's log reopen and passdb reload run as ordinary code:
  * SIGTERM/SIGINT stop gracefully (exit 0), SIGHUP reopens logs and reloads
- * users, SIGPIPE is ignored. */
+ * users, SIGPIPE is ignored. After the last connection is closed the
+ * storage layer flushes every dirty index and releases its leases. (The
+ * periodic flush every index_flush_interval is the storage layer's own:
+ * obox runs a background flusher, maildir has nothing to flush.) */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,18 +17,36 @@
 #include <unistd.h>
 
 #include "auth/passdb.h"
+#include "daemon/admin.h"
 #include "daemon/daemon.h"
 #include "lib/buf.h"
 #include "lib/config.h"
 #include "lib/conn.h"
 #include "lib/log.h"
+#include "lib/om-error.h"
 #include "lib/privs.h"
+#include "storage/mail-storage.h"
 
 struct signal_ctx {
 	sigset_t set;
 	struct server *srv;
 	struct passdb *passdb;
 };
+
+int daemon_reload(struct passdb *passdb)
+{
+	int ret = 0;
+	int r = log_reopen();
+	if (r != 0) {
+		log_error("log reopen failed: %s", strerror(-r));
+		ret = -1;
+	}
+	if (passdb != NULL && passdb_reload(passdb) != 0) {
+		log_error("passdb reload failed; keeping the old users");
+		ret = -1;
+	}
+	return ret;
+}
 
 static void *signal_thread(void *arg)
 {
@@ -36,11 +57,7 @@ static void *signal_thread(void *arg)
 			continue;
 		if (sig == SIGHUP) {
 			log_info("SIGHUP: reopening logs, reloading users");
-			int r = log_reopen();
-			if (r != 0)
-				log_error("log reopen failed: %s", strerror(-r));
-			if (sc->passdb != NULL && passdb_reload(sc->passdb) != 0)
-				log_error("passdb reload failed; keeping the old users");
+			(void)daemon_reload(sc->passdb);
 			continue;
 		}
 		log_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -164,6 +181,11 @@ static int serve(struct om_config *cfg, const char *config_path, bool foreground
 	daemonize_ready();
 	server_run(srv);
 	pthread_join(sig_thread, NULL);
+	/* Every session is gone: upload what is dirty, then let go. */
+	r = mail_storage_flush(NULL);
+	if (r < 0)
+		log_error("final index flush failed: %s", om_strerror(r));
+	mail_storage_shutdown();
 	ret = 0;
 out:
 	server_free(srv);

@@ -1,0 +1,36 @@
+/* objmaild's admin socket (admin.c) and its /metrics endpoint
+ * (metrics.c). doc/admin.md is the user's view. */
+#ifndef OM_DAEMON_ADMIN_H
+#define OM_DAEMON_ADMIN_H
+
+#include "lib/buf.h"
+#include "lib/conn.h"
+
+struct passdb;
+
+#ifndef OBJMAIL_VERSION
+#define OBJMAIL_VERSION "0.2.0"
+#endif
+
+/* handler_ctx of admin_conn_handler and metrics_conn_handler; lives as
+ * long as the server. */
+struct admin_server {
+	struct server *srv;
+	const struct om_config *cfg;
+	struct passdb *passdb;
+};
+
+/* The line protocol of lib/admin-proto.h. Only local peers (loopback or
+ * the unix socket) are accepted. */
+extern const struct conn_handler admin_conn_handler;
+/* GET /metrics (HTTP/1.x, Connection: close). */
+extern const struct conn_handler metrics_conn_handler;
+
+/* The Prometheus text served at /metrics and by the admin `stats` command:
+ * the daemon's counters, then mail_storage_metrics(). Worker thread (the
+ * storage part may block). */
+void metrics_render(struct buf *out);
+/* Records the start time (objmail_start_time_seconds). */
+void metrics_init(void);
+
+#endif
