@@ -28,6 +28,7 @@ enum cfg_type {
 	CFG_MAILLOC,  /* "" | maildir:PATH | obox:PATH */
 	CFG_OBJSTORE, /* "" | file: s3:// rados:// fscache: faulty: */
 	CFG_LOGLEVEL, /* debug|info|warn|error */
+	CFG_COMPRESS, /* none|zstd */
 	CFG_ROLE,
 	CFG_BOOL,
 	CFG_SIZE,     /* uint64_t bytes */
@@ -58,6 +59,7 @@ static const struct cfg_key cfg_keys[] = {
 	K(objstore, CFG_OBJSTORE),
 	K(fscache_size, CFG_SIZE),
 	K(index_flush_interval, CFG_DURATION),
+	K(mail_compress, CFG_COMPRESS),
 	K(director_backends, CFG_STR),
 	K(ssl_cert, CFG_STR),
 	K(ssl_key, CFG_STR),
@@ -93,7 +95,7 @@ static char *const *cfg_cstr(const struct om_config *cfg, const struct cfg_key *
 static bool key_is_string(enum cfg_type t)
 {
 	return t == CFG_STR || t == CFG_LISTEN || t == CFG_PASSDB ||
-	       t == CFG_MAILLOC || t == CFG_OBJSTORE || t == CFG_LOGLEVEL;
+	       t == CFG_MAILLOC || t == CFG_OBJSTORE || t == CFG_LOGLEVEL || t == CFG_COMPRESS;
 }
 
 static char *default_hostname(void)
@@ -116,6 +118,8 @@ void config_defaults(struct om_config *cfg)
 	cfg->role = OM_ROLE_BACKEND;
 	cfg->fscache_size = 1ULL << 30;
 	cfg->index_flush_interval = 300;
+	free(cfg->mail_compress);
+	cfg->mail_compress = om_strdup("none");
 	cfg->ssl_required = false;
 	cfg->quota = 0;
 	free(cfg->hostname);
@@ -328,6 +332,11 @@ static bool valid_value(const struct cfg_key *k, const char *v, const char **why
 		    strcmp(v, "warn") == 0 || strcmp(v, "error") == 0)
 			return true;
 		*why = "expected debug, info, warn or error";
+		return false;
+	case CFG_COMPRESS:
+		if (strcmp(v, "none") == 0 || strcmp(v, "zstd") == 0)
+			return true;
+		*why = "expected none or zstd";
 		return false;
 	default:
 		return true;

@@ -25,6 +25,7 @@ struct om_config {
 	char *objstore;             /* "file:/srv/objects", "s3://...", "rados://..." (obox) */
 	uint64_t fscache_size;      /* bytes, default 1G */
 	unsigned index_flush_interval; /* seconds, default 300 */
+	char *mail_compress;        /* obox message objects: "none" (default) | "zstd" */
 	char *director_backends;    /* "10.0.0.1:143/24, 10.0.0.2:143/24" */
 	char *ssl_cert;
 	char *ssl_key;

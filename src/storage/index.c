@@ -39,7 +39,8 @@ static const char *const schema_sql =
 	" mailbox_id INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS subscriptions (name TEXT PRIMARY KEY);"
-	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS pending_deletes (guid TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);";
 
 static int db_err(struct om_index *idx, const char *what)
 {
@@ -670,4 +671,132 @@ int index_meta_set(struct om_index *idx, const char *key, const char *value)
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	return step_done(idx, st);
+}
+
+/* --- object-store helpers (obox) --- */
+
+int index_backup_to(struct om_index *idx, const char *path)
+{
+	sqlite3 *dst = NULL;
+	(void)unlink(path);
+	int rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("index %s: backup to %s: %s", idx->path, path,
+			  dst ? sqlite3_errmsg(dst) : "out of memory");
+		sqlite3_close(dst);
+		return -OM_EIO;
+	}
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", idx->db, "main");
+	int ret = 0;
+	if (b == NULL) {
+		log_error("index %s: backup to %s: %s", idx->path, path, sqlite3_errmsg(dst));
+		ret = -OM_EIO;
+	} else {
+		rc = sqlite3_backup_step(b, -1);
+		if (rc != SQLITE_DONE) {
+			log_error("index %s: backup to %s: %s", idx->path, path, sqlite3_errstr(rc));
+			ret = rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? -OM_ETEMP : -OM_EIO;
+		}
+		sqlite3_backup_finish(b);
+	}
+	if (ret == 0 && sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) != SQLITE_OK)
+		ret = -OM_EIO;
+	sqlite3_close(dst);
+	if (ret < 0)
+		(void)unlink(path);
+	return ret;
+}
+
+int index_guid_refs(struct om_index *idx, const char *guid, int64_t skip_mailbox_id,
+		    uint32_t skip_uid, unsigned *n_r)
+{
+	sqlite3_stmt *st;
+	/* skip_uid 0: skip every row of skip_mailbox_id */
+	int ret = prep(idx, "SELECT COUNT(*) FROM messages WHERE guid = ?"
+		       " AND NOT (mailbox_id = ? AND (? = 0 OR uid = ?))", &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, skip_mailbox_id);
+	sqlite3_bind_int64(st, 3, skip_uid);
+	sqlite3_bind_int64(st, 4, skip_uid);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*n_r = (unsigned)sqlite3_column_int64(st, 0);
+		ret = 0;
+	} else {
+		ret = db_err(idx, "guid refs");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int index_pending_delete_add(struct om_index *idx, const char *guid, uint64_t after_seq)
+{
+	sqlite3_stmt *st;
+	int ret = prep(idx, "INSERT OR REPLACE INTO pending_deletes (guid, after_seq) VALUES (?, ?)", &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)after_seq);
+	return step_done(idx, st);
+}
+
+int index_pending_delete_remove(struct om_index *idx, const char *guid)
+{
+	sqlite3_stmt *st;
+	int ret = prep(idx, "DELETE FROM pending_deletes WHERE guid = ?", &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+	return step_done(idx, st);
+}
+
+int index_pending_delete_list(struct om_index *idx, uint64_t max_seq, char ***guids_r, size_t *n_r)
+{
+	sqlite3_stmt *st;
+	int ret = prep(idx, "SELECT guid FROM pending_deletes WHERE after_seq <= ? ORDER BY guid", &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, (int64_t)max_seq);
+	return strings_query(idx, st, guids_r, n_r);
+}
+
+int index_known_guids(struct om_index *idx, char ***guids_r, size_t *n_r)
+{
+	sqlite3_stmt *st;
+	int ret = prep(idx, "SELECT guid FROM messages UNION SELECT guid FROM pending_deletes"
+		       " ORDER BY 1", &st);
+	if (ret < 0)
+		return ret;
+	return strings_query(idx, st, guids_r, n_r);
+}
+
+int index_mailbox_get_by_guid(struct om_index *idx, const char *guid, struct index_mailbox *mb_r)
+{
+	sqlite3_stmt *st;
+	int ret = prep(idx, "SELECT " MB_COLS " FROM mailboxes WHERE guid = ?", &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+	return mailbox_get_stmt(idx, st, mb_r);
+}
+
+int index_expunged_has(struct om_index *idx, int64_t mailbox_id, uint32_t uid, bool *has_r)
+{
+	sqlite3_stmt *st;
+	int ret = prep(idx, "SELECT 1 FROM expunged WHERE mailbox_id = ? AND uid = ?", &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, uid);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		*has_r = rc == SQLITE_ROW;
+		ret = 0;
+	} else {
+		ret = db_err(idx, "expunged lookup");
+	}
+	sqlite3_finalize(st);
+	return ret;
 }

@@ -85,4 +85,22 @@ int index_quota_used(struct om_index *idx, uint64_t *used_r);
 int index_meta_get(struct om_index *idx, const char *key, struct buf *out);
 int index_meta_set(struct om_index *idx, const char *key, const char *value);
 
+/* --- object-store helpers (obox) --- */
+
+/* A consistent copy of the whole database into a new file at path (a
+ * rollback-journal database, ready to compress and upload). */
+int index_backup_to(struct om_index *idx, const char *path);
+/* How many message rows reference guid, not counting (skip_mailbox_id,
+ * skip_uid), or every row of skip_mailbox_id when skip_uid is 0. */
+int index_guid_refs(struct om_index *idx, const char *guid, int64_t skip_mailbox_id,
+		    uint32_t skip_uid, unsigned *n_r);
+/* Objects to delete from the store once bundle after_seq is uploaded. */
+int index_pending_delete_add(struct om_index *idx, const char *guid, uint64_t after_seq);
+int index_pending_delete_remove(struct om_index *idx, const char *guid);
+int index_pending_delete_list(struct om_index *idx, uint64_t max_seq, char ***guids_r, size_t *n_r);
+/* Every GUID of a message row or a pending delete, sorted (strcmp). */
+int index_known_guids(struct om_index *idx, char ***guids_r, size_t *n_r);
+int index_mailbox_get_by_guid(struct om_index *idx, const char *guid, struct index_mailbox *mb_r);
+int index_expunged_has(struct om_index *idx, int64_t mailbox_id, uint32_t uid, bool *has_r);
+
 #endif

@@ -590,6 +590,24 @@ int mailbox_msg_open(struct mailbox *box, uint32_t uid, struct mail_data *out)
 	return ret;
 }
 
+int mailbox_msg_prefetch(struct mailbox *box, const uint32_t *uids, size_t n_uids)
+{
+	struct mail_user *user = box->user;
+	if (user->ops->msg_prefetch == NULL || n_uids < 2)
+		return 0;
+	struct index_msg *msgs = om_calloc(n_uids, sizeof(*msgs));
+	size_t n = 0;
+	mail_user_lock(user);
+	for (size_t i = 0; i < n_uids; i++) {
+		if (index_msg_get(user->index, box->id, uids[i], &msgs[n]) == 0)
+			n++;
+	}
+	mail_user_unlock(user);
+	int ret = n > 0 ? user->ops->msg_prefetch(user, msgs, n) : 0;
+	index_msgs_free(msgs, n);
+	return ret;
+}
+
 void mail_data_release(struct mail_data *md)
 {
 	if (md == NULL || md->priv == NULL)

@@ -29,6 +29,7 @@ struct mail_user {
 	char *root;                 /* the driver's location, expanded */
 	uint64_t quota_limit;       /* 0 = none */
 	uint64_t max_size;          /* biggest message, 0 = none */
+	const struct om_config *cfg; /* the opener's config, during user_init only */
 	char last_error[256];
 
 	pthread_mutex_t watch_lock;
@@ -99,9 +100,14 @@ struct mail_storage_ops {
 	/* The stored bytes (LF or CRLF line ends). */
 	int (*msg_read)(struct mail_user *user, const struct index_mailbox *mb,
 			const struct index_msg *msg, struct buf *out);
+	/* Optional: warm a cache with these messages' bytes before they are
+	 * read one by one. Called WITHOUT the user lock (msgs are copies);
+	 * best effort. */
+	int (*msg_prefetch)(struct mail_user *user, const struct index_msg *msgs, size_t n);
 };
 
 extern const struct mail_storage_ops maildir_storage_ops;
+extern const struct mail_storage_ops obox_storage_ops;
 
 /* Logs the message with log_error and keeps it as the user's last error. */
 void mail_user_set_error(struct mail_user *user, const char *fmt, ...)
@@ -116,6 +122,11 @@ int mail_user_find_mailbox(struct mail_user *user, const char *name, struct inde
 /* Call the watchers of mailbox (NULL: all of the user's). No lock held. */
 void mail_user_notify(struct mail_user *user, const char *mailbox);
 void mail_user_watches_destroy(struct mail_user *user);
+/* The user's current reference count (a hint: it may change at once). */
+unsigned mail_user_refs(struct mail_user *user);
+/* Drop a reference only if it is the last one (then the user is closed and
+ * true returned); otherwise change nothing and return false. */
+bool mail_user_unref_if_last(struct mail_user *user);
 
 /* Names (mail-name.c): validate and normalize a mailbox name ("inbox" ->
  * "INBOX"), or -OM_EINVAL. */

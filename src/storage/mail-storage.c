@@ -46,7 +46,8 @@ void mail_user_unlock(struct mail_user *user)
 
 static const struct mail_storage_ops *driver_find(const char *location, const char **path_r)
 {
-	static const struct mail_storage_ops *const drivers[] = { &maildir_storage_ops };
+	static const struct mail_storage_ops *const drivers[] = { &maildir_storage_ops,
+								  &obox_storage_ops };
 	for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
 		size_t n = strlen(drivers[i]->name);
 		if (strncmp(location, drivers[i]->name, n) == 0 && location[n] == ':') {
@@ -158,7 +159,9 @@ int mail_user_open(const struct om_config *cfg, const char *username,
 	user_hash[h] = user;
 	pthread_mutex_unlock(&registry_lock);
 
+	user->cfg = cfg;
 	ret = ops->user_init(user);
+	user->cfg = NULL;
 	if (ret < 0) {
 		user->init_failed = true;
 		pthread_mutex_lock(&registry_lock);
@@ -205,6 +208,34 @@ void mail_user_unref(struct mail_user *user)
 	}
 	pthread_mutex_unlock(&registry_lock);
 	user_destroy(user);
+}
+
+unsigned mail_user_refs(struct mail_user *user)
+{
+	pthread_mutex_lock(&registry_lock);
+	unsigned n = user->refcount;
+	pthread_mutex_unlock(&registry_lock);
+	return n;
+}
+
+bool mail_user_unref_if_last(struct mail_user *user)
+{
+	pthread_mutex_lock(&registry_lock);
+	if (user->refcount != 1) {
+		pthread_mutex_unlock(&registry_lock);
+		return false;
+	}
+	user->refcount = 0;
+	unsigned h = name_hash(user->name);
+	for (struct mail_user **p = &user_hash[h]; *p != NULL; p = &(*p)->hash_next) {
+		if (*p == user) {
+			*p = user->hash_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	user_destroy(user);
+	return true;
 }
 
 const char *mail_user_name(const struct mail_user *user)

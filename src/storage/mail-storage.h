@@ -197,6 +197,10 @@ struct mail_data {
 };
 int mailbox_msg_open(struct mailbox *box, uint32_t uid, struct mail_data *out);
 void mail_data_release(struct mail_data *md);
+/* Hint that the bodies of these UIDs will be read soon: obox fetches them
+ * into its local cache in parallel (a no-op for maildir). Best effort:
+ * errors surface at mailbox_msg_open. */
+int mailbox_msg_prefetch(struct mailbox *box, const uint32_t *uids, size_t n_uids);
 
 /* Per-message cache of computed fields in the index ("envelope",
  * "bodystructure", "body", header values for SORT...). get: 0 and out set,

@@ -1,0 +1,628 @@
+/* The process-wide side of obox: the one store (fscache stacked over the
+ * configured objstore), the background flusher thread, leases, and the
+ * storage-level entry points of mail-storage.h (flush, force-resync,
+ * shutdown, metrics), callable from any thread.
+ *
+ * The flusher holds one reference to every open obox user ("keeper"), so a
+ * user stays open for OBOX_CLOSE_GRACE seconds after its last session or
+ * delivery: a burst of LMTP deliveries costs one lease and one bundle, not
+ * one per mail. Every second it renews leases (every ttl/3), uploads
+ * pending change records as a log, uploads a bundle when one is due, and
+ * closes idle users after their final bundle.
+ *
+ * Lock order: a user's flush_lock, then user->lock, then its olock; the
+ * global lock is never held while taking any of them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/om-error.h"
+#include "storage/obox/obox.h"
+
+
+static pthread_mutex_t glock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gcond = PTHREAD_COND_INITIALIZER;
+static struct objstore *g_store;
+static char *g_root;
+static struct obox_settings g_set;
+static pthread_t g_thread;
+static bool g_thread_running, g_stop;
+static struct obox_user *g_users;
+static char **g_closing;
+static size_t g_n_closing;
+static char g_owner[600];
+static int g_dir_lock_fd = -1;
+static atomic_uint_fast64_t g_counters[OBOX_C_COUNT];
+
+time_t obox_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+void obox_count(enum obox_counter c, uint64_t n)
+{
+	atomic_fetch_add(&g_counters[c], n);
+}
+
+struct objstore *obox_store(void)
+{
+	return g_store;
+}
+
+const struct obox_settings *obox_settings(void)
+{
+	return &g_set;
+}
+
+/* --- this backend's lease owner name --- */
+
+/* The cache DIR is one backend's (DIR/lock, flock'd while we run). Its
+ * owner name is stable, "<host>:<DIR>", so that a restart after a crash
+ * (even with the cache wiped) takes its users' leases back at once instead
+ * of waiting out their ttl: whoever held them under that name is dead. A
+ * second process on the same DIR (the offline admin tool while the daemon
+ * runs) gets a name of its own, "<host>:<pid>:<random>", and so never
+ * writes a user the daemon serves. */
+static void owner_init(const char *root)
+{
+	char host[256];
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/lock", root);
+	g_dir_lock_fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (g_dir_lock_fd >= 0 && flock(g_dir_lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		log_info("obox: %s is in use by another process; this one gets a lease name of its own",
+			 root);
+		close(g_dir_lock_fd);
+		g_dir_lock_fd = -1;
+	}
+	if (g_dir_lock_fd >= 0 && strlen(host) + strlen(root) + 1 <= 250) { /* OBJSTORE_OWNER_MAX */
+		snprintf(g_owner, sizeof(g_owner), "%s:%s", host, root);
+	} else {
+		char rnd[33];
+		obox_guid_random(rnd);
+		rnd[12] = '\0';
+		snprintf(g_owner, sizeof(g_owner), "%s:%ld:%s", host, (long)getpid(), rnd);
+	}
+	/* lease owners are printable ASCII without spaces: keep it so */
+	for (char *p = g_owner; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '_';
+	}
+	buf_free(&path);
+}
+
+static void *flusher_main(void *arg);
+
+int obox_global_init(const struct om_config *cfg, const char *root)
+{
+	pthread_mutex_lock(&glock);
+	if (g_store != NULL) {
+		if (strcmp(root, g_root) != 0)
+			log_warn("obox: one cache directory per process: using %s, not %s", g_root, root);
+		pthread_mutex_unlock(&glock);
+		return 0;
+	}
+	struct buf spec = BUF_INIT, fsdir = BUF_INIT;
+	int ret = obox_mkdir_p(root);
+	buf_printf(&fsdir, "%s/fscache", root);
+	if (ret == 0)
+		ret = obox_mkdir_p(fsdir.data);
+	if (ret < 0)
+		goto out;
+	struct buf inner = BUF_INIT;
+	if (cfg->objstore != NULL && cfg->objstore[0] != '\0')
+		buf_append_str(&inner, cfg->objstore);
+	else
+		buf_printf(&inner, "file:%s/objects", root);
+	buf_printf(&spec, "fscache:%llu:%s:%s", (unsigned long long)(cfg->fscache_size > 0
+				   ? cfg->fscache_size : UINT64_C(1) << 30), fsdir.data, inner.data);
+	char *error = NULL;
+	ret = objstore_open(spec.data, &g_store, &error);
+	if (ret == -OM_EINVAL && error != NULL && strstr(error, "not built") != NULL) {
+		/* a tree without the fscache driver: serve from the store itself */
+		log_warn("obox: %s; running without the local object cache", error);
+		free(error);
+		error = NULL;
+		ret = objstore_open(inner.data, &g_store, &error);
+	}
+	buf_free(&inner);
+	if (ret < 0) {
+		log_error("obox: opening the object store failed: %s (%s)",
+			  error != NULL ? error : "", om_strerror(ret));
+		free(error);
+		g_store = NULL;
+		ret = ret == -OM_EINVAL ? -OM_EINVAL : -OM_ETEMP;
+		goto out;
+	}
+	g_root = om_strdup(root);
+	g_set.flush_interval = cfg->index_flush_interval > 0 ? cfg->index_flush_interval : 300;
+	g_set.compress = cfg->mail_compress != NULL && strcmp(cfg->mail_compress, "zstd") == 0;
+	g_set.prefetch_budget = (cfg->fscache_size > 0 ? cfg->fscache_size : UINT64_C(1) << 30) / 4;
+	owner_init(root);
+	g_stop = false;
+	if (pthread_create(&g_thread, NULL, flusher_main, NULL) != 0)
+		fatal("obox: can't start the flusher thread");
+	g_thread_running = true;
+	log_info("obox: cache %s, store %s, lease owner %s", root, objstore_describe(g_store), g_owner);
+out:
+	pthread_mutex_unlock(&glock);
+	buf_free(&spec);
+	buf_free(&fsdir);
+	return ret;
+}
+
+/* --- leases --- */
+
+static void lease_key(const struct obox_user *ou, struct buf *out)
+{
+	buf_reset(out);
+	buf_printf(out, "%slease", ou->key_prefix);
+}
+
+int obox_lease_take(struct obox_user *ou)
+{
+	struct buf key = BUF_INIT;
+	lease_key(ou, &key);
+	time_t t0 = obox_now();
+	int ret = objstore_lock(g_store, key.data, g_owner, OBOX_LEASE_TTL);
+	if (ret == -OM_EEXISTS) {
+		mail_user_set_error(&ou->user, "served by another backend now (its lease is held)");
+	} else if (ret < 0) {
+		ret = obox_store_error(ou, "lock", key.data, ret);
+	} else {
+		pthread_mutex_lock(&ou->olock);
+		ou->lease_taken = true;
+		ou->lease_lost = false;
+		ou->lease_until = t0 + OBOX_LEASE_TTL;
+		ou->lease_renewed = t0;
+		pthread_mutex_unlock(&ou->olock);
+	}
+	buf_free(&key);
+	return ret < 0 ? -OM_ETEMP : 0;
+}
+
+void obox_lease_release(struct obox_user *ou)
+{
+	struct buf key = BUF_INIT;
+	lease_key(ou, &key);
+	int ret = objstore_unlock(g_store, key.data, g_owner);
+	if (ret < 0 && ret != -OM_ENOTFOUND)
+		log_warn("obox %s: releasing the lease: %s", ou->user.name, om_strerror(ret));
+	pthread_mutex_lock(&ou->olock);
+	ou->lease_taken = false;
+	ou->lease_until = 0;
+	pthread_mutex_unlock(&ou->olock);
+	buf_free(&key);
+}
+
+int obox_writable(struct obox_user *ou)
+{
+	pthread_mutex_lock(&ou->olock);
+	bool lost = ou->lease_lost;
+	bool expiring = obox_now() + OBOX_LEASE_MARGIN >= ou->lease_until;
+	pthread_mutex_unlock(&ou->olock);
+	if (lost)
+		mail_user_set_error(&ou->user, "the user's lease was lost to another backend");
+	else if (expiring)
+		mail_user_set_error(&ou->user, "the user's lease can't be renewed (store unavailable)");
+	return lost || expiring ? -OM_ETEMP : 0;
+}
+
+static void lease_lost(struct obox_user *ou, const char *why)
+{
+	pthread_mutex_lock(&ou->olock);
+	bool was = ou->lease_lost;
+	ou->lease_lost = true;
+	pthread_mutex_unlock(&ou->olock);
+	if (was)
+		return;
+	obox_count(OBOX_C_LEASE_LOST, 1);
+	log_error("obox %s: lease lost (%s): no more changes here; sessions must reconnect",
+		  ou->user.name, why);
+	mail_user_notify(&ou->user, NULL);
+}
+
+static void lease_renew(struct obox_user *ou, time_t now)
+{
+	pthread_mutex_lock(&ou->olock);
+	bool due = ou->lease_taken && !ou->lease_lost && now - ou->lease_renewed >= OBOX_LEASE_TTL / 3;
+	bool expired = now >= ou->lease_until;
+	pthread_mutex_unlock(&ou->olock);
+	if (!due)
+		return;
+	struct buf key = BUF_INIT;
+	lease_key(ou, &key);
+	int ret = objstore_lock(g_store, key.data, g_owner, OBOX_LEASE_TTL);
+	buf_free(&key);
+	if (ret == -OM_EEXISTS) {
+		lease_lost(ou, "another backend holds it");
+		return;
+	}
+	if (ret < 0) {
+		log_warn("obox %s: renewing the lease: %s (writes stop when it runs out)",
+			 ou->user.name, om_strerror(ret));
+		return;
+	}
+	if (expired) {
+		/* Ours again, but was someone else here in between? */
+		uint64_t seq;
+		uint32_t n;
+		if (obox_store_head(ou, &seq, &n) < 0)
+			return; /* try again next tick; stay unwritable */
+		pthread_mutex_lock(&ou->olock);
+		bool newer = seq > ou->seq || (seq == ou->seq && n > ou->log_n);
+		pthread_mutex_unlock(&ou->olock);
+		if (newer) {
+			lease_lost(ou, "another backend wrote the user while our lease had run out");
+			return;
+		}
+		log_info("obox %s: lease renewed after the store came back", ou->user.name);
+	}
+	pthread_mutex_lock(&ou->olock);
+	ou->lease_until = now + OBOX_LEASE_TTL;
+	ou->lease_renewed = now;
+	pthread_mutex_unlock(&ou->olock);
+}
+
+/* --- the open users --- */
+
+void obox_user_register(struct obox_user *ou)
+{
+	pthread_mutex_lock(&glock);
+	ou->next = g_users;
+	g_users = ou;
+	ou->listed = true;
+	ou->keeper = true;
+	pthread_mutex_unlock(&glock);
+	mail_user_ref(&ou->user);
+}
+
+void obox_user_unregister(struct obox_user *ou)
+{
+	pthread_mutex_lock(&glock);
+	for (struct obox_user **p = &g_users; *p != NULL; p = &(*p)->next) {
+		if (*p == ou) {
+			*p = ou->next;
+			break;
+		}
+	}
+	ou->listed = false;
+	ou->next = NULL;
+	pthread_mutex_unlock(&glock);
+}
+
+static bool closing_has(const char *name)
+{
+	for (size_t i = 0; i < g_n_closing; i++) {
+		if (strcmp(g_closing[i], name) == 0)
+			return true;
+	}
+	return false;
+}
+
+void obox_closing_wait(const char *name)
+{
+	pthread_mutex_lock(&glock);
+	while (closing_has(name))
+		pthread_cond_wait(&gcond, &glock);
+	pthread_mutex_unlock(&glock);
+}
+
+void obox_closing_set(const char *name, bool closing)
+{
+	pthread_mutex_lock(&glock);
+	if (closing) {
+		g_closing = om_reallocarray(g_closing, g_n_closing + 1, sizeof(*g_closing));
+		g_closing[g_n_closing++] = om_strdup(name);
+	} else {
+		for (size_t i = 0; i < g_n_closing; i++) {
+			if (strcmp(g_closing[i], name) == 0) {
+				free(g_closing[i]);
+				g_closing[i] = g_closing[--g_n_closing];
+				break;
+			}
+		}
+		pthread_cond_broadcast(&gcond);
+	}
+	pthread_mutex_unlock(&glock);
+}
+
+/* The open users matching name (NULL: all), each with a reference. */
+static struct obox_user **users_get(const char *name, size_t *n_r)
+{
+	pthread_mutex_lock(&glock);
+	size_t n = 0;
+	for (struct obox_user *ou = g_users; ou != NULL; ou = ou->next)
+		n++;
+	struct obox_user **v = om_calloc(n + 1, sizeof(*v));
+	n = 0;
+	for (struct obox_user *ou = g_users; ou != NULL; ou = ou->next) {
+		if (name != NULL && strcmp(ou->user.name, name) != 0)
+			continue;
+		mail_user_ref(&ou->user);
+		v[n++] = ou;
+	}
+	pthread_mutex_unlock(&glock);
+	*n_r = n;
+	return v;
+}
+
+/* Drop the flusher's reference if it and the caller's are the last ones:
+ * then the user closes (final bundle, lease released). Consumes the
+ * caller's reference. true if closed. */
+static bool user_close_if_idle(struct obox_user *ou)
+{
+	pthread_mutex_lock(&glock);
+	bool mine = ou->keeper;
+	ou->keeper = false;
+	pthread_mutex_unlock(&glock);
+	mail_user_unref(&ou->user); /* the caller's; the keeper's is still counted */
+	if (!mine)
+		return false;
+	if (mail_user_unref_if_last(&ou->user))
+		return true;
+	pthread_mutex_lock(&glock);
+	ou->keeper = true;
+	pthread_mutex_unlock(&glock);
+	return false;
+}
+
+/* Upload what is pending (and a bundle if dirty and `bundle`). */
+static int user_flush(struct obox_user *ou, bool bundle, bool blocking)
+{
+	if (blocking)
+		pthread_mutex_lock(&ou->flush_lock);
+	else if (pthread_mutex_trylock(&ou->flush_lock) != 0)
+		return -OM_ETEMP;
+	pthread_mutex_lock(&ou->olock);
+	bool dirty = ou->dirty, lost = ou->lease_lost;
+	pthread_mutex_unlock(&ou->olock);
+	int ret = lost ? -OM_ETEMP : 0;
+	if (!lost && bundle && dirty) {
+		ret = obox_bundle_upload(ou, blocking);
+		if (ret < 0)
+			(void)obox_log_upload(ou);
+	} else if (!lost) {
+		ret = obox_log_upload(ou);
+	}
+	pthread_mutex_unlock(&ou->flush_lock);
+	return ret;
+}
+
+static void user_tick(struct obox_user *ou, time_t now)
+{
+	lease_renew(ou, now);
+	pthread_mutex_lock(&ou->olock);
+	bool dirty = ou->dirty, lost = ou->lease_lost;
+	bool logs = ou->pending.len > 0;
+	bool bundle_due = dirty && (now - ou->last_bundle >= (time_t)g_set.flush_interval ||
+				    ou->log_n >= OBOX_MAX_LOGS);
+	bool idle = now - ou->last_use >= OBOX_CLOSE_GRACE;
+	pthread_mutex_unlock(&ou->olock);
+	bool last = mail_user_refs(&ou->user) <= 2; /* the keeper's and ours */
+
+	pthread_mutex_lock(&ou->olock);
+	bool leased = obox_now() + OBOX_LEASE_MARGIN < ou->lease_until;
+	pthread_mutex_unlock(&ou->olock);
+	if (!lost && leased) {
+		if (bundle_due || (last && idle && dirty))
+			(void)user_flush(ou, true, false);
+		else if (logs)
+			(void)user_flush(ou, false, false);
+	}
+	if (last && idle) {
+		pthread_mutex_lock(&ou->olock);
+		bool clean = !ou->dirty && ou->pending.len == 0;
+		pthread_mutex_unlock(&ou->olock);
+		if (clean || lost) {
+			user_close_if_idle(ou); /* consumes our reference */
+			return;
+		}
+	}
+	mail_user_unref(&ou->user);
+}
+
+static void *flusher_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&glock);
+	while (!g_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&gcond, &glock, &ts);
+		if (g_stop)
+			break;
+		pthread_mutex_unlock(&glock);
+		size_t n;
+		struct obox_user **v = users_get(NULL, &n);
+		time_t now = obox_now();
+		for (size_t i = 0; i < n; i++)
+			user_tick(v[i], now);
+		free(v);
+		pthread_mutex_lock(&glock);
+	}
+	pthread_mutex_unlock(&glock);
+	return NULL;
+}
+
+/* --- mail-storage.h entry points --- */
+
+int mail_storage_flush(const char *username)
+{
+	pthread_mutex_lock(&glock);
+	bool up = g_store != NULL;
+	pthread_mutex_unlock(&glock);
+	if (!up)
+		return 0;
+	size_t n;
+	struct obox_user **v = users_get(username, &n);
+	int ret = 0;
+	for (size_t i = 0; i < n; i++) {
+		int r = user_flush(v[i], true, true);
+		if (r < 0 && ret == 0)
+			ret = r;
+		mail_user_unref(&v[i]->user);
+	}
+	free(v);
+	return ret;
+}
+
+static void unlink_local_index(const char *dir)
+{
+	static const char *const files[] = { OBOX_INDEX_FILE, OBOX_INDEX_FILE "-wal",
+					     OBOX_INDEX_FILE "-shm", OBOX_INDEX_FILE "-journal",
+					     OBOX_STATE_FILE };
+	struct buf p = BUF_INIT;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		buf_reset(&p);
+		buf_printf(&p, "%s/%s", dir, files[i]);
+		if (unlink(p.data) < 0 && errno != ENOENT)
+			log_warn("obox: unlink %s: %s", p.data, strerror(errno));
+	}
+	buf_free(&p);
+}
+
+int mail_user_force_resync(const struct om_config *cfg, const char *username)
+{
+	const char *loc = cfg->mail_location != NULL ? cfg->mail_location : "";
+	if (strncmp(loc, "obox:", 5) != 0)
+		return 0; /* maildir: the index is rebuilt from the Maildir as needed */
+	if (username == NULL || username[0] == '\0')
+		return -OM_EINVAL;
+	struct buf root = BUF_INIT, prefix = BUF_INIT, dir = BUF_INIT;
+	int ret = config_expand_user_path(loc + 5, username, &root);
+	if (ret == 0)
+		ret = obox_global_init(cfg, root.data);
+	if (ret < 0)
+		goto out;
+	/* Open here: upload what it has, then close it (unless in use). */
+	size_t n;
+	struct obox_user **v = users_get(username, &n);
+	for (size_t i = 0; i < n; i++) {
+		(void)user_flush(v[i], true, true);
+		if (!user_close_if_idle(v[i]) && ret == 0) {
+			log_warn("obox %s: force-resync: the user is in use; try again later", username);
+			ret = -OM_ETEMP;
+		}
+	}
+	free(v);
+	if (ret < 0)
+		goto out;
+	obox_closing_wait(username);
+	obox_user_paths(root.data, username, &prefix, &dir);
+	unlink_local_index(dir.data);
+	log_info("obox %s: force-resync: local index dropped, rebuilding from the store", username);
+	struct mail_user *user;
+	ret = mail_user_open(cfg, username, NULL, &user);
+	if (ret == 0)
+		mail_user_unref(user);
+out:
+	buf_free(&root);
+	buf_free(&prefix);
+	buf_free(&dir);
+	return ret;
+}
+
+void mail_storage_shutdown(void)
+{
+	pthread_mutex_lock(&glock);
+	if (g_store == NULL) {
+		pthread_mutex_unlock(&glock);
+		return;
+	}
+	g_stop = true;
+	pthread_cond_broadcast(&gcond);
+	bool joined = g_thread_running;
+	g_thread_running = false;
+	pthread_mutex_unlock(&glock);
+	if (joined)
+		pthread_join(g_thread, NULL);
+
+	size_t n;
+	struct obox_user **v = users_get(NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct obox_user *ou = v[i];
+		int r = user_flush(ou, true, true);
+		if (r < 0)
+			log_error("obox %s: final upload failed (%s): the changes stay in the local "
+				  "cache and go up at the next start", ou->user.name, om_strerror(r));
+		if (!user_close_if_idle(ou)) {
+			/* sessions still hold it: let go of the lease all the same */
+			pthread_mutex_lock(&ou->olock);
+			bool clean = !ou->dirty && ou->pending.len == 0 && ou->lease_taken;
+			if (clean)
+				ou->lease_lost = true;
+			pthread_mutex_unlock(&ou->olock);
+			if (clean)
+				obox_lease_release(ou);
+		}
+	}
+	free(v);
+
+	pthread_mutex_lock(&glock);
+	if (g_users == NULL) {
+		objstore_close(g_store);
+		g_store = NULL;
+		free(g_root);
+		g_root = NULL;
+		if (g_dir_lock_fd >= 0)
+			close(g_dir_lock_fd);
+		g_dir_lock_fd = -1;
+		free(g_closing);
+		g_closing = NULL;
+		g_n_closing = 0;
+	} else {
+		log_warn("obox: storage shut down with users still open");
+	}
+	pthread_mutex_unlock(&glock);
+}
+
+void mail_storage_metrics(struct buf *out)
+{
+	pthread_mutex_lock(&glock);
+	if (g_store == NULL) {
+		pthread_mutex_unlock(&glock);
+		return;
+	}
+	size_t open = 0;
+	for (struct obox_user *ou = g_users; ou != NULL; ou = ou->next)
+		open++;
+	objstore_metrics(g_store, out);
+	pthread_mutex_unlock(&glock);
+	static const struct {
+		const char *name, *help, *labels;
+		enum obox_counter c;
+	} m[] = {
+		{ "objmail_obox_bundle_uploads_total", "Index bundles uploaded.", "result=\"ok\"", OBOX_C_BUNDLE_OK },
+		{ "objmail_obox_bundle_uploads_total", NULL, "result=\"error\"", OBOX_C_BUNDLE_ERR },
+		{ "objmail_obox_log_uploads_total", "Change logs uploaded.", "result=\"ok\"", OBOX_C_LOG_OK },
+		{ "objmail_obox_log_uploads_total", NULL, "result=\"error\"", OBOX_C_LOG_ERR },
+		{ "objmail_obox_index_rebuilds_total", "Indexes rebuilt from the store.", "", OBOX_C_REBUILDS },
+		{ "objmail_obox_objects_deleted_total", "Message objects deleted (deferred deletes).", "", OBOX_C_DELETED },
+		{ "objmail_obox_leases_lost_total", "User leases lost to another backend.", "", OBOX_C_LEASE_LOST },
+		{ "objmail_obox_prefetched_total", "Messages fetched ahead into the cache.", "", OBOX_C_PREFETCHED },
+	};
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (m[i].help != NULL)
+			buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", m[i].name, m[i].help, m[i].name);
+		buf_printf(out, "%s%s%s%s %llu\n", m[i].name, m[i].labels[0] ? "{" : "", m[i].labels,
+			   m[i].labels[0] ? "}" : "",
+			   (unsigned long long)atomic_load(&g_counters[m[i].c]));
+	}
+	buf_printf(out, "# HELP objmail_obox_users_open Users open on this backend.\n"
+		   "# TYPE objmail_obox_users_open gauge\nobjmail_obox_users_open %zu\n", open);
+}
