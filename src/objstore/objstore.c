@@ -21,16 +21,6 @@ extern const struct objstore_ops objstore_rados_ops;
 #else
 extern const struct objstore_ops objstore_rados_ops __attribute__((weak));
 #endif
-#if defined(__has_include) && __has_include("fscache.c")
-extern const struct objstore_ops objstore_fscache_ops;
-#else
-extern const struct objstore_ops objstore_fscache_ops __attribute__((weak));
-#endif
-#if defined(__has_include) && __has_include("faulty.c")
-extern const struct objstore_ops objstore_faulty_ops;
-#else
-extern const struct objstore_ops objstore_faulty_ops __attribute__((weak));
-#endif
 
 static const struct {
 	const char *prefix;
