@@ -254,7 +254,7 @@ class Objmaild:
 
     def cleanup(self):
         if self.own_base:
-            shutil.rmtree(self.base, ignore_errors=True)
+            rmtree_retry(self.base)
 
     def assert_alive(self):
         assert self.alive(), "objmaild died; stderr:\n%s" % self.read_log()[-20000:]
@@ -602,6 +602,7 @@ class Dovecot:
         self.passwd_path = os.path.join(self.base, "dovecot-users")
         self.log_path = os.path.join(self.base, "dovecot.log")
         self.run_dir = os.path.join(self.base, "run")
+        self.instance_name = "objmail-itest-%d-%d" % (os.getpid(), self.imap_port)
         self.pid = None
 
     def write_files(self):
@@ -614,7 +615,7 @@ class Dovecot:
         conf = f"""
 base_dir = {b}/run
 state_dir = {b}/state
-instance_name = objmail-itest-{os.getpid()}-{self.imap_port}
+instance_name = {self.instance_name}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -729,8 +730,34 @@ protocol lmtp {{
         else:
             os.kill(self.pid, signal.SIGKILL)
         self.pid = None
-        # its children (imap, auth...) exit with the master; give them a moment
-        time.sleep(0.3)
+        # Children (imap-login, lmtp...) can linger for seconds after the
+        # master (waiting on its stats socket); they carry our unique
+        # instance name in their titles: end them by PID.
+        deadline = time.time() + 5
+        while True:
+            left = self.instance_pids()
+            if not left or time.time() > deadline:
+                break
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+
+    def instance_pids(self):
+        mark = ("dovecot-%s/" % self.instance_name).encode()
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    if f.read().startswith(mark):
+                        pids.append(int(d))
+            except OSError:
+                pass
+        return pids
 
     def imap_login(self, user, password=None):
         m = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=IO_TIMEOUT)
@@ -744,7 +771,7 @@ protocol lmtp {{
         return r
 
     def cleanup(self):
-        shutil.rmtree(self.base, ignore_errors=True)
+        rmtree_retry(self.base)
 
 
 def chown_tree(path, user="mail"):
@@ -754,6 +781,14 @@ def chown_tree(path, user="mail"):
         os.chown(root, pw.pw_uid, pw.pw_gid)
         for n in dirs + files:
             os.lchown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
+
+
+def rmtree_retry(path):
+    for _ in range(20):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            return
+        time.sleep(0.1)
 
 
 def need(cmd):

@@ -50,7 +50,7 @@ class View:
                                            % (n, uid, self.uids[n - 1]))
 
 
-def worker(srv, user, seed, stop, results):
+def worker(srv, user, seed, stop, done, results):
     rnd = random.Random(seed)
     r = srv.raw(login=user)
     u, t = r.ok("SELECT INBOX")
@@ -82,6 +82,7 @@ def worker(srv, user, seed, stop, results):
             if status_of(t) not in ("OK", "NO"):
                 view.errors.append("unexpected %r" % t)
             ops += 1
+        done.wait(60)  # nobody changes the mailbox any more
         u, t = r.ok("NOOP")
         view.apply(u)
         view.apply(r.ok("FETCH 1:* (UID)")[0] if view.uids else [])
@@ -95,7 +96,9 @@ def test_sessions_stay_consistent(make_server):
     user = srv.take_user()
     stop = threading.Event()
     results = {}
-    threads = [threading.Thread(target=worker, args=(srv, user, s, stop, results)) for s in range(4)]
+    done = threading.Barrier(4)
+    threads = [threading.Thread(target=worker, args=(srv, user, s, stop, done, results))
+               for s in range(4)]
     for th in threads:
         th.start()
     delivered = 0

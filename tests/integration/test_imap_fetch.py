@@ -369,7 +369,7 @@ def dovecot_box():
         r.close()
     finally:
         dv.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        omtest.rmtree_retry(base)
 
 
 # Differences from Dovecot that are known and judged harmless or still open,

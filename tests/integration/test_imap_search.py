@@ -311,7 +311,7 @@ def both(server):
     finally:
         ours.close()
         dv.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        omtest.rmtree_retry(base)
 
 
 def _compare(both, criteria):
