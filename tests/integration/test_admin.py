@@ -201,8 +201,11 @@ def test_admin_protocol(asrv):
 
 def test_admin_tcp_is_loopback_only(make_server):
     srv = make_server(conf={"listen_admin": "127.0.0.1:0"})
+    deadline = time.time() + 10
+    while not re.search(r"listening admin 127\.0\.0\.1:(\d+)", srv.read_log()):
+        assert time.time() < deadline, srv.read_log()
+        time.sleep(0.05)
     m = re.search(r"listening admin 127\.0\.0\.1:(\d+)", srv.read_log())
-    assert m, srv.read_log()
     with socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=10) as s:
         s.sendall(b"ping\n")
         assert s.recv(100).endswith(b"OK\n")
@@ -340,7 +343,15 @@ def test_admin_socket_belongs_to_mail_uid(make_server):
     srv.conf["listen_admin"] = "unix:" + os.path.join(srv.base, "admin.sock")
     omtest.chown_tree(srv.mail_root)
     srv.start()
-    st = os.stat(srv.conf["listen_admin"][5:])
+    # the socket is handed over at the privilege drop, after the listeners
+    deadline = time.time() + 10
+    st = None
+    while st is None or (st.st_uid != mail.pw_uid and time.time() < deadline):
+        try:
+            st = os.stat(srv.conf["listen_admin"][5:])
+        except FileNotFoundError:
+            assert time.time() < deadline, srv.read_log()
+        time.sleep(0.05)
     assert stat.S_ISSOCK(st.st_mode)
     assert st.st_uid == mail.pw_uid and st.st_gid == mail.pw_gid
     assert stat.S_IMODE(st.st_mode) == 0o660
