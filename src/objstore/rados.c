@@ -45,7 +45,7 @@
 #define RADOS_PUT_MAX ((size_t)64 * 1024 * 1024)
 #define RADOS_PARALLEL_MAX 256
 #define RADOS_READ_RETRIES 3
-#define RADOS_STAT_BATCH 32
+#define RADOS_STAT_BATCH 128
 
 struct rados_store {
 	struct objstore base;
