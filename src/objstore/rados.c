@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <rados/librados.h>
 
@@ -167,7 +168,6 @@ static int rados_open(const char *spec, struct objstore **store_r, char **error_
 	uint64_t start = objstore_now_us();
 	r = rados_connect(cluster);
 	if (r < 0) {
-		ret = rados_err(r);
 		/* Bad credentials or a missing keyring are configuration errors. */
 		if (r == -EACCES || r == -EPERM || r == -ENOENT || r == -EINVAL)
 			ret = -OM_EINVAL;
@@ -841,6 +841,8 @@ static int rados_get_many(struct objstore *store, const char *const *keys, size_
 		int err = many_finish(s, keys[sl->idx], sl, &meta);
 		done(ctx, sl->idx, err, err == 0 ? &sl->data : NULL, err == 0 ? &meta : NULL);
 		objstore_meta_free(&meta);
+		if (sl->data.cap > RADOS_CHUNK)
+			buf_free(&sl->data); /* don't hold a big object's memory */
 		free_slots[nfree++] = sn;
 	}
 
