@@ -45,8 +45,27 @@ def test_thousand_idle_connections(lean_server):
     finally:
         for s in socks:
             s.close()
+        time.sleep(1)  # let the server see the closes (see the next test)
     print("RSS per idle connection: %.1f KB" % per_conn)
     assert per_conn < 64, "%.1f KB per idle connection" % per_conn
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "known bug (net core): SIGTERM while many clients are disconnecting leaks libevent "
+    "bufferevents (LeakSanitizer: 256 x bufferevent_socket_new + evbuffers, indirect); "
+    "fails about half the runs"))
+def test_sigterm_right_after_many_disconnects(make_server):
+    for attempt in range(3):
+        srv = make_server()
+        socks = [socket.create_connection(("127.0.0.1", srv.ports["imap"]), timeout=20)
+                 for _ in range(1000)]
+        for s in socks:
+            s.recv(100)
+        for s in socks:
+            s.close()
+        rc, err = srv.stop(check=False)
+        srv.cleanup()
+        assert rc == 0 and not omtest.sanitizer_reports(err), omtest.log_excerpt(err)
 
 
 def test_two_hundred_idle_sessions_woken(lean_server):
