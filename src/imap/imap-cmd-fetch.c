@@ -24,6 +24,9 @@
 /* Output queued for the client before FETCH waits for it to drain, so a
  * FETCH 1:* BODY[] of a big mailbox does not pile up in memory. */
 #define FETCH_MAX_PENDING (1024 * 1024)
+/* Bodies of this many messages are fetched ahead together (obox reads
+ * them from the object store in parallel into its cache). */
+#define FETCH_PREFETCH_WINDOW 64
 
 enum structure_kind { STRUCT_ENVELOPE, STRUCT_BODY, STRUCT_BODYSTRUCTURE, STRUCT_COUNT };
 
@@ -542,7 +545,17 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 
 	buf_reset(&s->out);
 	bool conn_lost = false;
+	bool bodies = false;
+	for (size_t i = ctx.req.n_view_items; i < ctx.req.n_items; i++)
+		bodies |= ctx.req.items[i].kind == IMAP_FETCH_SECTION;
 	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (bodies && n > 1 && i % FETCH_PREFETCH_WINDOW == 0) {
+			uint32_t uids[FETCH_PREFETCH_WINDOW];
+			size_t k = 0;
+			for (size_t j = i; j < n && k < FETCH_PREFETCH_WINDOW; j++)
+				uids[k++] = s->view.msgs[idx[j]].uid;
+			(void)mailbox_msg_prefetch(s->box, uids, k);
+		}
 		ret = fetch_message(&ctx, idx[i], seen_added[i]);
 		if (ctx.flushed && s->conn != NULL) {
 			ctx.flushed = false;

@@ -56,17 +56,30 @@ void obox_user_paths(const char *root, const char *username, struct buf *prefix_
 
 uint32_t obox_uidvalidity_next(struct om_index *idx)
 {
+	/* time-based as Dovecot's, never reused: the last one handed out is
+	 * kept in the index (and so in its bundles) */
 	uint32_t uv = (uint32_t)time(NULL);
+	struct buf last = BUF_INIT;
+	unsigned long long v;
+	if (index_meta_get(idx, "obox_last_uidvalidity", &last) == 0 &&
+	    om_parse_u64(last.data, last.len, &v) && v >= uv && v < UINT32_MAX)
+		uv = (uint32_t)v + 1;
 	struct index_mailbox *mbs;
 	size_t n;
 	if (index_mailbox_list(idx, &mbs, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
-			if (mbs[i].uidvalidity >= uv)
+			if (mbs[i].uidvalidity >= uv && mbs[i].uidvalidity < UINT32_MAX)
 				uv = mbs[i].uidvalidity + 1;
 		}
 		index_mailboxes_free(mbs, n);
 	}
-	return uv != 0 ? uv : 1;
+	if (uv == 0)
+		uv = 1;
+	buf_reset(&last);
+	buf_printf(&last, "%u", uv);
+	(void)index_meta_set(idx, "obox_last_uidvalidity", last.data);
+	buf_free(&last);
+	return uv;
 }
 
 int obox_mkdir_p(const char *path)
