@@ -88,7 +88,6 @@ void s3_req_reset_response(struct s3_req *req)
 	objstore_meta_free(&req->meta);
 	buf_reset(&req->errbody);
 	req->skip = 0;
-	req->want = 0;
 }
 
 void s3_req_free(struct s3_req *req)
@@ -131,7 +130,6 @@ static void parse_status_line(struct s3_req *req, const char *line, size_t len)
 	if (req->status == 200 && req->range_set) {
 		/* the server ignored our Range: cut the slice ourselves */
 		req->skip = req->range_offset;
-		req->want = req->range_length;
 	}
 }
 

@@ -84,8 +84,7 @@ struct s3_req {
 	int sink_ret;
 	uint64_t body_limit;         /* > 0: refuse bigger bodies (lists) */
 	uint64_t delivered;          /* 2xx body bytes taken by out/sink */
-	uint64_t skip;               /* bytes to drop first (range ignored) */
-	uint64_t want;               /* > 0: bytes wanted after skip */
+	uint64_t skip;               /* bytes to drop first (Range ignored) */
 	bool too_big;
 	struct buf errbody;
 

@@ -638,7 +638,16 @@ static void test_bad_specs(void **state)
 
 /* ---- a fake S3 server: one thread accepting, one per connection ---- */
 
-enum fake_mode { FAKE_OK, FAKE_FAIL_ONCE, FAKE_ALWAYS_503, FAKE_404, FAKE_400, FAKE_CLOSE_ONCE };
+enum fake_mode { FAKE_OK, FAKE_FAIL_ONCE, FAKE_ALWAYS_503, FAKE_404, FAKE_400, FAKE_CLOSE_ONCE,
+		 FAKE_TRUNCATE_ONCE };
+
+#define FAKE_BIG_LEN 200000
+
+/* The body of a GET in FAKE_TRUNCATE_ONCE mode: big, position-dependent. */
+static char fake_big_byte(size_t i)
+{
+	return (char)('A' + (i * 7 + i / 1000) % 26);
+}
 
 #define FAKE_MAX_CONN 64
 #define FAKE_MAX_SEEN 4096
@@ -698,6 +707,44 @@ static void fake_send(int fd, int status, const char *reason, const char *extra,
 	buf_free(&r);
 }
 
+/* FAKE_TRUNCATE_ONCE: a big body that breaks off halfway the first time;
+ * Range requests are honoured (206) afterwards. */
+static bool fake_answer_big(struct fake_conn *c, bool first)
+{
+	unsigned long long a = 0, b = FAKE_BIG_LEN - 1;
+	const char *range = strcasestr(c->in.data, "\r\nRange: bytes=");
+	const char *end = strstr(c->in.data, "\r\n\r\n");
+	bool ranged = range != NULL && range < end;
+	if (ranged) {
+		char *p;
+		a = strtoull(range + strlen("\r\nRange: bytes="), &p, 10);
+		if (*p == '-' && p[1] >= '0' && p[1] <= '9')
+			b = strtoull(p + 1, NULL, 10);
+		if (b >= FAKE_BIG_LEN)
+			b = FAKE_BIG_LEN - 1;
+	}
+	size_t len = (size_t)(b - a + 1);
+	struct buf r = BUF_INIT;
+	if (ranged)
+		buf_printf(&r, "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %llu-%llu/%d\r\n",
+			   a, b, FAKE_BIG_LEN);
+	else
+		buf_append_str(&r, "HTTP/1.1 200 OK\r\n");
+	buf_printf(&r, "Content-Length: %zu\r\nETag: \"big\"\r\n\r\n", len);
+	size_t send_len = first ? len / 2 : len;
+	for (size_t i = 0; i < send_len; i++)
+		buf_append_c(&r, fake_big_byte((size_t)a + i));
+	size_t off = 0;
+	while (off < r.len) {
+		ssize_t n = send(c->fd, r.data + off, r.len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	buf_free(&r);
+	return !first; /* close after the short answer */
+}
+
 /* Answer the request at the start of c->in; false to close the connection. */
 static bool fake_answer(struct fake_srv *f, struct fake_conn *c)
 {
@@ -736,6 +783,8 @@ static bool fake_answer(struct fake_srv *f, struct fake_conn *c)
 			return true;
 		}
 		break;
+	case FAKE_TRUNCATE_ONCE:
+		return fake_answer_big(c, first);
 	case FAKE_OK:
 		break;
 	}
@@ -951,6 +1000,53 @@ static void test_retry_503_once(void **state)
 	fake_stop(f);
 }
 
+static int big_sink(void *ctx, const void *data, size_t len)
+{
+	struct buf *b = ctx;
+	buf_append(b, data, len);
+	return 0;
+}
+
+static void test_broken_transfers(void **state)
+{
+	(void)state;
+	/* a server that ignores Range: the driver cuts the slice itself */
+	struct fake_srv *f = fake_start(FAKE_OK);
+	struct objstore *store = open_fake(f->port, "");
+	struct buf out = BUF_INIT;
+	struct objstore_stat st;
+	assert_int_equal(objstore_get(store, "a/b", 5, 3, &out, NULL, &st), 0);
+	assert_string_equal(buf_cstr(&out), "/bu");
+	buf_reset(&out);
+	assert_int_equal(objstore_get(store, "a/b", 13, 0, &out, NULL, NULL), 0);
+	assert_string_equal(buf_cstr(&out), "pre/a/b");
+	objstore_close(store);
+	fake_stop(f);
+
+	/* a body that breaks off halfway: a buffered get starts over, a
+	 * stream goes on from where it broke (Range), no byte twice */
+	for (int streamed = 0; streamed < 2; streamed++) {
+		f = fake_start(FAKE_TRUNCATE_ONCE);
+		store = open_fake(f->port, "");
+		buf_reset(&out);
+		if (streamed)
+			assert_int_equal(objstore_get_stream(store, "big", 100, 0, big_sink, &out), 0);
+		else
+			assert_int_equal(objstore_get(store, "big", 100, 0, &out, NULL, &st), 0);
+		assert_int_equal(out.len, FAKE_BIG_LEN - 100);
+		for (size_t i = 0; i < out.len; i++) {
+			if (out.data[i] != fake_big_byte(i + 100))
+				fail_msg("byte %zu differs (streamed=%d)", i, streamed);
+		}
+		if (!streamed)
+			assert_int_equal(st.size, FAKE_BIG_LEN);
+		assert_int_equal(atomic_load(&f->requests), 2);
+		objstore_close(store);
+		fake_stop(f);
+	}
+	buf_free(&out);
+}
+
 static void test_parallel_overlap(void **state)
 {
 	(void)state;
@@ -1104,6 +1200,7 @@ int main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_bad_specs),
 		cmocka_unit_test(test_retry_503_once),
+		cmocka_unit_test(test_broken_transfers),
 		cmocka_unit_test(test_parallel_overlap),
 		cmocka_unit_test(test_error_mapping),
 		cmocka_unit_test(test_endpoint_down),
