@@ -362,6 +362,7 @@ int obox_bundle_upload(struct obox_user *ou, bool blocking)
 		ou->pending = covered;
 		buf_init(&covered);
 		ou->dirty = true;
+		ou->bundle_retry_at = obox_now() + OBOX_BUNDLE_RETRY;
 	}
 	pthread_mutex_unlock(&ou->olock);
 	obox_count(ret == 0 ? OBOX_C_BUNDLE_OK : OBOX_C_BUNDLE_ERR, 1);

@@ -208,6 +208,7 @@ int obox_msg_read(struct mail_user *user, const struct index_mailbox *mb,
 {
 	struct obox_user *ou = obox_user(user);
 	(void)mb;
+	obox_touch(ou);
 	struct buf key = BUF_INIT, raw = BUF_INIT;
 	struct objstore_meta meta = { 0 };
 	obox_msg_key(ou, msg->rec.guid, &key);

@@ -119,6 +119,7 @@ static int obox_list_refresh(struct mail_user *user)
 static int obox_mailbox_sync(struct mail_user *user, struct index_mailbox *mb)
 {
 	(void)mb;
+	obox_touch(obox_user(user));
 	return obox_list_refresh(user); /* the index is the truth: nothing to scan */
 }
 

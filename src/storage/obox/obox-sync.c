@@ -49,6 +49,13 @@ time_t obox_now(void)
 	return ts.tv_sec;
 }
 
+void obox_touch(struct obox_user *ou)
+{
+	pthread_mutex_lock(&ou->olock);
+	ou->last_use = obox_now();
+	pthread_mutex_unlock(&ou->olock);
+}
+
 void obox_count(enum obox_counter c, uint64_t n)
 {
 	atomic_fetch_add(&g_counters[c], n);
@@ -408,8 +415,9 @@ static void user_tick(struct obox_user *ou, time_t now)
 	pthread_mutex_lock(&ou->olock);
 	bool dirty = ou->dirty, lost = ou->lease_lost;
 	bool logs = ou->pending.len > 0;
-	bool bundle_due = dirty && (now - ou->last_bundle >= (time_t)g_set.flush_interval ||
-				    ou->log_n >= OBOX_MAX_LOGS);
+	bool bundle_due = dirty && now >= ou->bundle_retry_at &&
+			  (now - ou->last_bundle >= (time_t)g_set.flush_interval ||
+			   ou->log_n >= OBOX_MAX_LOGS);
 	bool idle = now - ou->last_use >= OBOX_CLOSE_GRACE;
 	pthread_mutex_unlock(&ou->olock);
 	bool last = mail_user_refs(&ou->user) <= 2; /* the keeper's and ours */
@@ -418,7 +426,7 @@ static void user_tick(struct obox_user *ou, time_t now)
 	bool leased = obox_now() + OBOX_LEASE_MARGIN < ou->lease_until;
 	pthread_mutex_unlock(&ou->olock);
 	if (!lost && leased) {
-		if (bundle_due || (last && idle && dirty))
+		if (bundle_due || (last && idle && dirty && now >= ou->bundle_retry_at))
 			(void)user_flush(ou, true, false);
 		else if (logs)
 			(void)user_flush(ou, false, false);

@@ -31,6 +31,7 @@
 #define OBOX_MAX_LOGS 1000           /* logs after which a bundle is due anyway */
 #define OBOX_MAX_LOG_BYTES (1 << 20) /* records per log object, at most */
 #define OBOX_MAX_INDEX_SIZE (UINT64_C(4) << 30)
+#define OBOX_BUNDLE_RETRY 15         /* seconds between failed periodic bundles */
 #define OBOX_COMPRESS_MIN 512        /* smaller messages are stored as they are */
 #define OBOX_INDEX_FILE "index.sqlite"
 #define OBOX_STATE_FILE "state"
@@ -53,6 +54,7 @@ struct obox_user {
 	bool dirty;                     /* the index has changes no uploaded bundle has */
 	bool lease_lost;
 	time_t last_bundle;
+	time_t bundle_retry_at;         /* after a failed bundle: not before */
 	time_t last_use;
 	time_t lease_until;             /* our lease holds until (monotonic s) */
 	time_t lease_renewed;
@@ -92,6 +94,9 @@ enum obox_counter {
 	OBOX_C_COUNT
 };
 void obox_count(enum obox_counter c, uint64_t n);
+
+/* Note activity (the close grace counts from the last one). */
+void obox_touch(struct obox_user *ou);
 
 /* --- obox-log.c: change records --- */
 /* Append a record (fields joined by TAB; each already escaped) to the
