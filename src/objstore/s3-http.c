@@ -419,8 +419,8 @@ int s3_perform(struct s3_req *req)
 	size_t out_base = req->out != NULL ? req->out->len : 0;
 	CURL *easy = s3_easy_get(s);
 	CURLcode code = CURLE_OK;
-	unsigned attempt;
-	for (attempt = 0; attempt < s->max_tries; attempt++) {
+	req->attempts = 0;
+	for (unsigned attempt = 0; attempt < s->max_tries; attempt++) {
 		if (attempt > 0) {
 			uint64_t now = s3_now_ms();
 			uint64_t wait = s3_backoff_ms(s, attempt);
@@ -450,6 +450,7 @@ int s3_perform(struct s3_req *req)
 		if (now >= deadline)
 			break;
 		s3_easy_setup(easy, req, deadline - now);
+		req->attempts++;
 		code = curl_easy_perform(easy);
 		req->curl_code = code;
 		long connects = 0;
@@ -467,7 +468,6 @@ int s3_perform(struct s3_req *req)
 		if (code == CURLE_OK)
 			log_debug("s3: %s %s: HTTP %ld", req->method, req_what(req), req->status);
 	}
-	req->attempts = attempt < s->max_tries ? attempt + 1 : attempt;
 	s3_easy_put(s, easy);
 	if (req->sink_ret != 0)
 		return req->sink_ret;
