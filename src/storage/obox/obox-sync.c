@@ -536,8 +536,19 @@ int mail_user_force_resync(const struct om_config *cfg, const char *username)
 	log_info("obox %s: force-resync: local index dropped, rebuilding from the store", username);
 	struct mail_user *user;
 	ret = mail_user_open(cfg, username, NULL, &user);
-	if (ret == 0)
-		mail_user_unref(user);
+	if (ret < 0)
+		goto out;
+	mail_user_unref(user);
+	/* Upload the rebuilt index and let the user go (lease released), so
+	 * that an offline run leaves nothing behind and the store is current. */
+	v = users_get(username, &n);
+	for (size_t i = 0; i < n; i++) {
+		int r = user_flush(v[i], true, true);
+		if (r < 0 && ret == 0)
+			ret = r;
+		(void)user_close_if_idle(v[i]);
+	}
+	free(v);
 out:
 	buf_free(&root);
 	buf_free(&prefix);
