@@ -10,14 +10,18 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1085,6 +1089,89 @@ static void test_parallel_overlap(void **state)
 	fake_stop(f);
 }
 
+static int tls_get(const char *spec, struct buf *out)
+{
+	struct objstore *store = NULL;
+	char *err = NULL;
+	if (objstore_open(spec, &store, &err) != 0)
+		fail_msg("open %s: %s", spec, err);
+	buf_reset(out);
+	int ret = objstore_get(store, "x", 0, 0, out, NULL, NULL);
+	objstore_close(store);
+	return ret;
+}
+
+static void test_tls(void **state)
+{
+	(void)state;
+	/* a throw-away self-signed certificate for 127.0.0.1 and `openssl
+	 * s_server -www`, which answers any GET with 200 and a status page */
+	char dir[] = "/tmp/s3t-tls-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct buf cmd = BUF_INIT;
+	buf_printf(&cmd, "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/key.pem -out %s/cert.pem "
+		   "-days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+		   dir, dir);
+	if (system(cmd.data) != 0)
+		fail_msg("could not make a certificate with the openssl command");
+	int port;
+	close(listen_any(&port));
+	char accept[64], cert[64], key[64];
+	snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	char *const argv[] = { "openssl", "s_server", "-quiet", "-www", "-accept", accept,
+			       "-cert", cert, "-key", key, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	pid_t pid;
+	extern char **environ;
+	assert_int_equal(posix_spawnp(&pid, "openssl", &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	bool up = false;
+	for (int i = 0; i < 100 && !up; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		up = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+		close(fd);
+		if (!up)
+			usleep(50 * 1000);
+	}
+	struct buf out = BUF_INIT;
+	char spec[256];
+	if (!up)
+		goto done;
+	snprintf(spec, sizeof(spec), "s3s://k:s@127.0.0.1:%d/b?check=0&retries=0&verify=0", port);
+	assert_int_equal(tls_get(spec, &out), 0);
+	assert_non_null(strstr(buf_cstr(&out), "s_server"));
+	/* verified against the certificate as CA */
+	snprintf(spec, sizeof(spec), "s3s://k:s@127.0.0.1:%d/b?check=0&retries=0&cafile=%s", port, cert);
+	assert_int_equal(tls_get(spec, &out), 0);
+	snprintf(spec, sizeof(spec), "https://k:s@127.0.0.1:%d/b?check=0&retries=0&cafile=%s", port, cert);
+	assert_int_equal(tls_get(spec, &out), 0);
+	snprintf(spec, sizeof(spec), "s3://k:s@127.0.0.1:%d/b?check=0&retries=0&tls=1&cafile=%s", port,
+		 cert);
+	assert_int_equal(tls_get(spec, &out), 0);
+	/* a self-signed certificate the system does not trust: refused */
+	snprintf(spec, sizeof(spec), "s3s://k:s@127.0.0.1:%d/b?check=0&retries=0", port);
+	assert_int_equal(tls_get(spec, &out), -OM_EIO);
+	printf("TLS: s3s://, https:// and tls=1 fetch over TLS; an untrusted certificate is refused\n");
+done:
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	unlink(cert);
+	unlink(key);
+	rmdir(dir);
+	buf_free(&cmd);
+	buf_free(&out);
+	if (!up)
+		fail_msg("openssl s_server did not start on port %d", port);
+}
+
 static void test_error_mapping(void **state)
 {
 	(void)state;
@@ -1202,6 +1289,7 @@ int main(void)
 		cmocka_unit_test(test_retry_503_once),
 		cmocka_unit_test(test_broken_transfers),
 		cmocka_unit_test(test_parallel_overlap),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_error_mapping),
 		cmocka_unit_test(test_endpoint_down),
 	};
