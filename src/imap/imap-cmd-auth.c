@@ -96,9 +96,23 @@ void cmd_enable(struct imap_session *s, struct imap_command *cmd)
 			return;
 		}
 	}
-	/* nothing ENABLE-able is implemented yet (RFC 5161: unknown ones are
-	 * ignored) */
-	imap_send(s, "ENABLED");
+	/* RFC 5161: unknown ones are ignored; ENABLED lists those newly on */
+	struct buf line = BUF_INIT;
+	buf_append_str(&line, "ENABLED");
+	for (size_t i = 0; i < cmd->n_args; i++) {
+		(void)imap_arg_get_atom(&cmd->args[i], &atom);
+		if (om_str_ieq(atom, "CONDSTORE") && !s->enabled_condstore) {
+			s->enabled_condstore = true;
+			buf_append_str(&line, " CONDSTORE");
+		} else if (om_str_ieq(atom, "QRESYNC") && !s->enabled_qresync) {
+			/* QRESYNC implies CONDSTORE (RFC 7162 3.2.3) */
+			s->enabled_qresync = true;
+			s->enabled_condstore = true;
+			buf_append_str(&line, " QRESYNC");
+		}
+	}
+	imap_send(s, "%s", buf_cstr(&line));
+	buf_free(&line);
 	imap_cmd_ok(s, "Enabled.");
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap-condstore.h"
 #include "imap/imap-fetch.h"
 #include "imap/imap-session.h"
 #include "lib/buf.h"
@@ -51,6 +52,7 @@ struct fetch_ctx {
 	bool flushed;      /* output was handed to the connection */
 
 	bool expunged_seen; /* some message asked for could not be read */
+	bool add_modseq;    /* MODSEQ not asked for but due (RFC 7162 3.1.4.1) */
 };
 
 /* BAD the way Dovecot words it. */
@@ -280,6 +282,9 @@ static void write_view_item(struct fetch_ctx *ctx, size_t idx, const struct imap
 	case IMAP_FETCH_RFC822_SIZE:
 		buf_printf(out, "RFC822.SIZE %llu", (unsigned long long)m->size);
 		break;
+	case IMAP_FETCH_MODSEQ:
+		buf_printf(out, "MODSEQ (%llu)", (unsigned long long)m->modseq);
+		break;
 	default:
 		om_assert(false);
 	}
@@ -387,6 +392,10 @@ static int fetch_message(struct fetch_ctx *ctx, size_t idx, bool seen_added)
 		item_sep(ctx, out);
 		buf_append_str(out, "FLAGS ");
 		imap_view_write_flags(s, idx, out);
+	}
+	if (!req->want_modseq && (ctx->add_modseq || (seen_added && s->enabled_condstore))) {
+		item_sep(ctx, out);
+		buf_printf(out, "MODSEQ (%llu)", (unsigned long long)m->modseq);
 	}
 	for (size_t i = req->n_view_items; i < req->n_items && ret == 0; i++) {
 		const struct imap_fetch_item *it = &req->items[i];
@@ -507,6 +516,66 @@ static void bad_fetch_args(struct imap_session *s, const struct imap_arg *args, 
 	cmd_bad_text(s, error);
 }
 
+/* FETCH modifiers (RFC 7162 3.1.4, 3.2.6): "(CHANGEDSINCE n [VANISHED])". */
+static bool parse_modifiers(struct imap_session *s, const struct imap_arg *arg,
+			    uint64_t *changedsince_r, bool *vanished_r)
+{
+	const char *a;
+	bool have_changedsince = false;
+	for (size_t i = 0; i < arg->list_count; i++) {
+		if (!imap_arg_get_atom(&arg->list[i], &a))
+			goto bad;
+		if (om_str_ieq(a, "CHANGEDSINCE") && !have_changedsince) {
+			const char *num;
+			if (i + 1 >= arg->list_count || !imap_arg_get_atom(&arg->list[i + 1], &num) ||
+			    !imap_parse_modseq(num, false, changedsince_r))
+				goto bad;
+			have_changedsince = true;
+			i++;
+		} else if (om_str_ieq(a, "VANISHED") && !*vanished_r) {
+			*vanished_r = true;
+		} else {
+			goto bad;
+		}
+	}
+	if (*vanished_r && (!have_changedsince || !s->cmd_uid || !s->enabled_qresync)) {
+		/* RFC 7162 3.2.6: only UID FETCH, with CHANGEDSINCE, once
+		 * QRESYNC is enabled */
+		cmd_bad_text(s, "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC");
+		return false;
+	}
+	return true;
+bad:
+	cmd_bad_text(s, "Invalid FETCH modifiers");
+	return false;
+}
+
+/* UID FETCH (CHANGEDSINCE m VANISHED): the UIDs of the set expunged since m
+ * that the view no longer holds (those it still holds are reported by the
+ * sync after the command). */
+static int send_vanished_earlier(struct imap_session *s, const char *set, uint64_t modseq)
+{
+	struct seq_range *ranges = NULL;
+	size_t n_ranges = 0;
+	if (!imap_seqset_parse(set, &ranges, &n_ranges))
+		return 0; /* resolving the set already accepted it: "$" */
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	int ret = mailbox_vanished_since(s->box, modseq, &uids, &n);
+	if (ret == 0) {
+		uint32_t star = s->view.uidnext > 0 ? s->view.uidnext - 1 : 0;
+		n = imap_uids_in_ranges(uids, n, ranges, n_ranges, star);
+		size_t w = 0;
+		for (size_t i = 0; i < n; i++)
+			if (imap_view_find_uid(s, uids[i]) < 0)
+				uids[w++] = uids[i];
+		imap_send_vanished(s, true, uids, w);
+	}
+	free(uids);
+	free(ranges);
+	return ret;
+}
+
 void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 {
 	const char *set, *error = NULL;
@@ -514,12 +583,21 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 		cmd_bad_text(s, "Invalid arguments");
 		return;
 	}
+	size_t n_item_args = cmd->n_args - 1;
+	uint64_t changedsince = 0;
+	bool have_changedsince = false, vanished = false;
+	if (cmd->n_args == 3 && cmd->args[2].type == IMAP_ARG_LIST) {
+		if (!parse_modifiers(s, &cmd->args[2], &changedsince, &vanished))
+			return;
+		have_changedsince = true;
+		n_item_args = 1;
+	}
 
 	struct fetch_ctx ctx;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.s = s;
-	if (imap_fetch_parse(&cmd->args[1], cmd->n_args - 1, s->cmd_uid, &ctx.req, &error) < 0) {
-		bad_fetch_args(s, &cmd->args[1], cmd->n_args - 1, error);
+	if (imap_fetch_parse(&cmd->args[1], n_item_args, s->cmd_uid, &ctx.req, &error) < 0) {
+		bad_fetch_args(s, &cmd->args[1], n_item_args, error);
 		return;
 	}
 
@@ -533,6 +611,26 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 		else
 			imap_cmd_storage_error(s, ret, "FETCH");
 		return;
+	}
+	if (have_changedsince || ctx.req.want_modseq)
+		imap_condstore_enable(s);
+	ctx.add_modseq = have_changedsince || (s->enabled_condstore && ctx.req.want_flags);
+	if (have_changedsince) {
+		/* only what changed after the client's modseq */
+		size_t w = 0;
+		for (size_t i = 0; i < n; i++)
+			if (s->view.msgs[idx[i]].modseq > changedsince)
+				idx[w++] = idx[i];
+		n = w;
+	}
+	if (vanished) {
+		ret = send_vanished_earlier(s, set, changedsince);
+		if (ret < 0) {
+			free(idx);
+			imap_fetch_request_free(&ctx.req);
+			imap_cmd_storage_error(s, ret, "FETCH");
+			return;
+		}
 	}
 
 	bool *seen_added = om_calloc(n > 0 ? n : 1, sizeof(bool));

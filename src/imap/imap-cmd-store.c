@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap-condstore.h"
 #include "imap/imap-session.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -114,14 +115,54 @@ static int resolve_set(struct imap_session *s, const char *set, uint32_t **idx_r
 	return ret;
 }
 
+/* STORE modifiers (RFC 7162 3.1.3): "(UNCHANGEDSINCE n)". */
+static bool parse_store_modifiers(const struct imap_arg *arg, uint64_t *unchangedsince_r)
+{
+	const char *a, *num;
+	if (arg->list_count != 2 || !imap_arg_get_atom(&arg->list[0], &a) ||
+	    !om_str_ieq(a, "UNCHANGEDSINCE") || !imap_arg_get_atom(&arg->list[1], &num))
+		return false;
+	return imap_parse_modseq(num, true, unchangedsince_r);
+}
+
+/* The numbers MODIFIED names: UIDs for UID STORE, else sequence numbers. */
+static void write_modified(struct imap_session *s, const uint32_t *failed, size_t n,
+			   struct buf *out)
+{
+	if (s->cmd_uid) {
+		imap_write_num_set(out, failed, n);
+		return;
+	}
+	uint32_t *seqs = om_calloc(n > 0 ? n : 1, sizeof(*seqs));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		long idx = imap_view_find_uid(s, failed[i]);
+		if (idx >= 0)
+			seqs[k++] = (uint32_t)idx + 1;
+	}
+	imap_write_num_set(out, seqs, k); /* UID order is sequence order */
+	free(seqs);
+}
+
 void cmd_store(struct imap_session *s, struct imap_command *cmd)
 {
 	const char *set, *item;
-	if (cmd->n_args < 3 || !imap_arg_get_atom(&cmd->args[0], &set) ||
-	    !imap_arg_get_atom(&cmd->args[1], &item)) {
+	uint64_t unchangedsince = 0;
+	bool conditional = false;
+	if (cmd->n_args >= 4 && cmd->args[1].type == IMAP_ARG_LIST) {
+		if (!parse_store_modifiers(&cmd->args[1], &unchangedsince)) {
+			cmd_bad_text(s, "Invalid STORE modifiers");
+			return;
+		}
+		conditional = true;
+	}
+	const struct imap_arg *item_arg = &cmd->args[conditional ? 2 : 1];
+	if (cmd->n_args < (conditional ? 4u : 3u) || !imap_arg_get_atom(&cmd->args[0], &set) ||
+	    !imap_arg_get_atom(item_arg, &item)) {
 		cmd_bad_text(s, "Invalid arguments");
 		return;
 	}
+	size_t first_flag = conditional ? 3 : 2;
 
 	enum mail_flag_op op = MAIL_FLAGS_REPLACE;
 	if (item[0] == '+') {
@@ -142,15 +183,15 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 	}
 
 	/* a flag list, or flags without parentheses */
-	const struct imap_arg *flag_args = &cmd->args[2];
-	size_t n_flag_args = cmd->n_args - 2;
-	if (cmd->args[2].type == IMAP_ARG_LIST) {
-		if (cmd->n_args != 3) {
+	const struct imap_arg *flag_args = &cmd->args[first_flag];
+	size_t n_flag_args = cmd->n_args - first_flag;
+	if (cmd->args[first_flag].type == IMAP_ARG_LIST) {
+		if (cmd->n_args != first_flag + 1) {
 			cmd_bad_text(s, "Invalid arguments");
 			return;
 		}
-		flag_args = cmd->args[2].list;
-		n_flag_args = cmd->args[2].list_count;
+		flag_args = cmd->args[first_flag].list;
+		n_flag_args = cmd->args[first_flag].list_count;
 	}
 	uint32_t flags = 0;
 	const char *kws[MAIL_MAX_KEYWORDS];
@@ -174,6 +215,8 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 	size_t n;
 	if (resolve_set(s, set, &idx, &n) < 0)
 		return;
+	if (conditional)
+		imap_condstore_enable(s);
 	size_t n_uids;
 	uint32_t *uids = idx_to_uids(s, idx, n, &n_uids);
 	free(idx);
@@ -184,8 +227,14 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 	}
 
 	struct mail_rec *recs = NULL;
-	size_t n_recs = 0;
-	int ret = mailbox_store(s->box, uids, n_uids, op, flags, kws, n_kws, &recs, &n_recs);
+	size_t n_recs = 0, n_failed = 0;
+	uint32_t *failed = NULL;
+	int ret;
+	if (conditional)
+		ret = mailbox_store_unchanged(s->box, uids, n_uids, unchangedsince, op, flags, kws,
+					      n_kws, &recs, &n_recs, &failed, &n_failed);
+	else
+		ret = mailbox_store(s->box, uids, n_uids, op, flags, kws, n_kws, &recs, &n_recs);
 	free(uids);
 	if (ret < 0) {
 		imap_cmd_storage_error(s, ret, "STORE");
@@ -198,6 +247,7 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 		long idx;
 		uint32_t flags;
 		uint64_t keywords;
+		uint64_t modseq;
 	} *old = om_calloc(n_recs > 0 ? n_recs : 1, sizeof(*old));
 	for (size_t i = 0; i < n_recs; i++) {
 		old[i].idx = imap_view_find_uid(s, recs[i].uid);
@@ -205,24 +255,34 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 			const struct imap_msg *m = &s->view.msgs[old[i].idx];
 			old[i].flags = m->flags;
 			old[i].keywords = m->keywords;
+			old[i].modseq = m->modseq;
 		}
 	}
 	imap_view_apply_recs(s, recs, n_recs);
 
-	if (!silent) {
+	/* With CONDSTORE, even .SILENT tells the new MODSEQ (RFC 7162
+	 * 3.1.3, example 7). */
+	if (!silent || s->enabled_condstore) {
 		struct buf *out = &s->out;
 		buf_reset(out);
 		for (size_t i = 0; i < n_recs; i++) {
 			if (old[i].idx < 0)
 				continue;
 			const struct imap_msg *m = &s->view.msgs[old[i].idx];
-			if (m->flags == old[i].flags && m->keywords == old[i].keywords)
+			bool flags_changed = m->flags != old[i].flags || m->keywords != old[i].keywords;
+			if (!flags_changed && !(s->enabled_condstore && m->modseq != old[i].modseq))
 				continue;
 			buf_printf(out, "* %ld FETCH (", old[i].idx + 1);
 			if (s->cmd_uid)
 				buf_printf(out, "UID %u ", m->uid);
-			buf_append_str(out, "FLAGS ");
-			imap_view_write_flags(s, (size_t)old[i].idx, out);
+			if (!silent) {
+				buf_append_str(out, "FLAGS ");
+				imap_view_write_flags(s, (size_t)old[i].idx, out);
+				if (s->enabled_condstore)
+					buf_append_c(out, ' ');
+			}
+			if (s->enabled_condstore)
+				buf_printf(out, "MODSEQ (%llu)", (unsigned long long)m->modseq);
 			buf_append_str(out, ")\r\n");
 			if (out->len >= 64 * 1024) {
 				imap_send_buf(s, out);
@@ -236,7 +296,15 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 	}
 	free(old);
 	free(recs);
-	imap_cmd_ok(s, "Store completed.");
+	if (n_failed > 0) {
+		struct buf set_text = BUF_INIT;
+		write_modified(s, failed, n_failed, &set_text);
+		imap_cmd_ok(s, "[MODIFIED %s] Conditional STORE failed", buf_cstr(&set_text));
+		buf_free(&set_text);
+	} else {
+		imap_cmd_ok(s, "Store completed.");
+	}
+	free(failed);
 }
 
 /* "1:3,5" from UIDs in the given order: runs of +1 become ranges

@@ -13,6 +13,7 @@
 static const struct imap_cmd_def commands[] = {
 	{ "APPEND", cmd_append, AUTHED, 0 },
 	{ "AUTHENTICATE", cmd_authenticate, NOTAUTH, IMAP_CMD_NO_SYNC },
+	{ "CANCELUPDATE", cmd_cancelupdate, SELECTED, 0 },
 	{ "CAPABILITY", cmd_capability, ANY, 0 },
 	{ "CHECK", cmd_check, SELECTED, 0 },
 	{ "CLOSE", cmd_close, SELECTED, IMAP_CMD_NO_SYNC },

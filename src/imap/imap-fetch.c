@@ -23,6 +23,7 @@ static const struct simple_item simple_items[] = {
 	{ "FLAGS", IMAP_FETCH_FLAGS, IMAP_SECTION_ALL, false },
 	{ "INTERNALDATE", IMAP_FETCH_INTERNALDATE, IMAP_SECTION_ALL, false },
 	{ "RFC822.SIZE", IMAP_FETCH_RFC822_SIZE, IMAP_SECTION_ALL, false },
+	{ "MODSEQ", IMAP_FETCH_MODSEQ, IMAP_SECTION_ALL, false },
 	{ "ENVELOPE", IMAP_FETCH_ENVELOPE, IMAP_SECTION_ALL, false },
 	{ "BODY", IMAP_FETCH_BODY, IMAP_SECTION_ALL, false },
 	{ "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE, IMAP_SECTION_ALL, false },
@@ -346,7 +347,8 @@ static bool item_same(const struct imap_fetch_item *a, const struct imap_fetch_i
 static bool is_view_item(enum imap_fetch_kind kind)
 {
 	return kind == IMAP_FETCH_UID || kind == IMAP_FETCH_FLAGS ||
-		kind == IMAP_FETCH_INTERNALDATE || kind == IMAP_FETCH_RFC822_SIZE;
+		kind == IMAP_FETCH_INTERNALDATE || kind == IMAP_FETCH_RFC822_SIZE ||
+		kind == IMAP_FETCH_MODSEQ;
 }
 
 /* Append item (taking ownership) unless an equal one is there. */
@@ -455,6 +457,9 @@ int imap_fetch_parse(const struct imap_arg *args, size_t n_args, bool uid,
 		switch (it->kind) {
 		case IMAP_FETCH_FLAGS:
 			req->want_flags = true;
+			break;
+		case IMAP_FETCH_MODSEQ:
+			req->want_modseq = true;
 			break;
 		case IMAP_FETCH_ENVELOPE:
 		case IMAP_FETCH_BODY:

@@ -22,6 +22,7 @@ enum imap_fetch_kind {
 	IMAP_FETCH_FLAGS,
 	IMAP_FETCH_INTERNALDATE,
 	IMAP_FETCH_RFC822_SIZE,
+	IMAP_FETCH_MODSEQ,        /* RFC 7162: "MODSEQ (n)" */
 	/* need the cache or the message; written after, in request order */
 	IMAP_FETCH_ENVELOPE,
 	IMAP_FETCH_BODY,          /* BODY without a section: BODYSTRUCTURE w/o extensions */
@@ -59,6 +60,7 @@ struct imap_fetch_request {
 	size_t n_items;
 	size_t n_view_items;            /* items[0..n_view_items) are view items */
 	bool want_flags;                /* FLAGS was asked for */
+	bool want_modseq;               /* MODSEQ was asked for */
 	bool sets_seen;                 /* a non-PEEK body item */
 	bool need_message;              /* a section item (must open the message) */
 	bool need_structure;            /* ENVELOPE/BODY/BODYSTRUCTURE */

@@ -20,6 +20,8 @@ enum search_key_type {
 	SK_TEXT,
 	SK_SEQSET,
 	SK_UIDSET,
+	SK_SAVED,    /* "$" (RFC 5182) */
+	SK_MODSEQ,   /* MODSEQ [entry type] n (RFC 7162) */
 	SK_NOT,
 	SK_OR,
 	SK_AND,
@@ -53,6 +55,9 @@ struct search_key {
 
 struct search_program {
 	struct search_key root; /* SK_AND */
+	uint32_t *saved;        /* "$" */
+	size_t n_saved;
+	bool has_modseq;
 	/* per-message scratch */
 	const struct search_msg *msg;
 	const struct search_source *src;
@@ -65,6 +70,7 @@ struct parse_ctx {
 	const struct imap_arg *args;
 	size_t n, pos;
 	const char *error;
+	bool has_modseq;
 };
 
 static void key_free(struct search_key *k)
@@ -83,6 +89,7 @@ void search_program_free(struct search_program *prog)
 	if (prog == NULL)
 		return;
 	key_free(&prog->root);
+	free(prog->saved);
 	buf_free(&prog->body);
 	buf_free(&prog->text);
 	buf_free(&prog->hdr);
@@ -210,6 +217,35 @@ static bool parse_date_key(struct parse_ctx *c, struct search_key *k, enum date_
 	return next_date(c, &k->day);
 }
 
+/* MODSEQ [<entry-name> <entry-type-req>] <mod-sequence-valzer>: the
+ * entry (a flag's own modseq) is accepted but the message's modseq is used,
+ * which is never lower (RFC 7162 3.1.5 allows this). */
+static bool parse_modseq_key(struct parse_ctx *c, struct search_key *k)
+{
+	const char *s;
+	unsigned long long v;
+	k->type = SK_MODSEQ;
+	c->has_modseq = true;
+	if (c->pos < c->n && (c->args[c->pos].type == IMAP_ARG_STRING ||
+			      c->args[c->pos].type == IMAP_ARG_LITERAL)) {
+		c->pos++; /* entry name */
+		if (c->pos >= c->n || !imap_arg_get_atom(&c->args[c->pos], &s) ||
+		    !(om_str_ieq(s, "priv") || om_str_ieq(s, "shared") || om_str_ieq(s, "all"))) {
+			c->error = "Invalid MODSEQ entry type";
+			return false;
+		}
+		c->pos++;
+	}
+	if (c->pos >= c->n || !imap_arg_get_atom(&c->args[c->pos], &s) ||
+	    !om_parse_u64(s, strlen(s), &v) || v > (unsigned long long)INT64_MAX) {
+		c->error = "Invalid MODSEQ value";
+		return false;
+	}
+	c->pos++;
+	k->size = v;
+	return true;
+}
+
 static bool parse_key(struct parse_ctx *c, struct search_key *k, unsigned depth)
 {
 	const struct imap_arg *arg = &c->args[c->pos];
@@ -238,6 +274,10 @@ static bool parse_key(struct parse_ctx *c, struct search_key *k, unsigned depth)
 	if ((s[0] >= '0' && s[0] <= '9') || s[0] == '*') {
 		k->type = SK_SEQSET;
 		return parse_seqset(c, s, k);
+	}
+	if (strcmp(s, "$") == 0) {
+		k->type = SK_SAVED;
+		return true;
 	}
 
 	switch (s[0] | 0x20) {
@@ -297,6 +337,10 @@ static bool parse_key(struct parse_ctx *c, struct search_key *k, unsigned depth)
 			k->type = SK_LARGER;
 			return next_number(c, &k->size);
 		}
+		break;
+	case 'm':
+		if (om_str_ieq(s, "MODSEQ"))
+			return parse_modseq_key(c, k);
 		break;
 	case 'n':
 		if (om_str_ieq(s, "NEW")) {
@@ -378,6 +422,10 @@ static bool parse_key(struct parse_ctx *c, struct search_key *k, unsigned depth)
 				return false;
 			}
 			c->pos++;
+			if (strcmp(set, "$") == 0) {
+				k->type = SK_SAVED;
+				return true;
+			}
 			return parse_seqset(c, set, k);
 		}
 		if (om_str_ieq(s, "UNANSWERED"))
@@ -425,6 +473,7 @@ static bool parse_list(struct parse_ctx *parent, const struct imap_arg *args, si
 			break;
 		}
 	}
+	parent->has_modseq |= c.has_modseq;
 	if (!ok) {
 		parent->error = c.error;
 		return false;
@@ -467,8 +516,38 @@ enum search_parse_result search_program_parse(const struct imap_arg *args, size_
 		search_program_free(prog);
 		return SEARCH_PARSE_BAD;
 	}
+	prog->has_modseq = top.has_modseq;
 	*prog_r = prog;
 	return SEARCH_PARSE_OK;
+}
+
+void search_program_bind_saved(struct search_program *prog, const uint32_t *uids, size_t n)
+{
+	free(prog->saved);
+	prog->saved = om_reallocarray(NULL, n > 0 ? n : 1, sizeof(*prog->saved));
+	if (n > 0)
+		memcpy(prog->saved, uids, n * sizeof(*uids));
+	prog->n_saved = n;
+}
+
+bool search_program_has_modseq(const struct search_program *prog)
+{
+	return prog->has_modseq;
+}
+
+static bool in_saved(const struct search_program *prog, uint32_t uid)
+{
+	size_t lo = 0, hi = prog->n_saved;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (prog->saved[mid] == uid)
+			return true;
+		if (prog->saved[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
 }
 
 bool search_program_needs_message(const struct search_program *prog)
@@ -603,6 +682,16 @@ static bool contains(struct search_program *prog, const char *hay, size_t hay_le
 	return prog->src->contains(hay, hay_len, k->value, k->value_len);
 }
 
+/* The index's answer for a string key, or -1 (imap-fts.h). */
+static int index_decides(struct search_program *prog, const struct search_key *k, char kind)
+{
+	const struct search_source *src = prog->src;
+	if (src->index_match == NULL || k->value_len == 0)
+		return -1;
+	return src->index_match(src->ctx, kind, kind == 'H' ? k->name : NULL, k->value,
+				k->value_len);
+}
+
 static bool match_key(struct search_program *prog, const struct search_key *k)
 {
 	const struct search_msg *m = prog->msg;
@@ -636,11 +725,15 @@ static bool match_key(struct search_program *prog, const struct search_key *k)
 		return false;
 	}
 	case SK_HEADER:
+		if (index_decides(prog, k, 'H') == 0)
+			return false;
 		buf_reset(&prog->hdr);
 		if (src->header == NULL || !src->header(src->ctx, k->name, &prog->hdr))
 			return false;
 		return contains(prog, buf_cstr(&prog->hdr), prog->hdr.len, k);
 	case SK_BODY:
+		if (index_decides(prog, k, 'B') == 0)
+			return false;
 		if (!prog->have_body) {
 			prog->have_body = true;
 			buf_reset(&prog->body);
@@ -648,6 +741,8 @@ static bool match_key(struct search_program *prog, const struct search_key *k)
 		}
 		return prog->body_ok && contains(prog, buf_cstr(&prog->body), prog->body.len, k);
 	case SK_TEXT:
+		if (index_decides(prog, k, 'T') == 0)
+			return false;
 		if (!prog->have_text) {
 			prog->have_text = true;
 			buf_reset(&prog->text);
@@ -658,6 +753,10 @@ static bool match_key(struct search_program *prog, const struct search_key *k)
 		return in_bound(k, m->seq);
 	case SK_UIDSET:
 		return in_bound(k, m->uid);
+	case SK_SAVED:
+		return in_saved(prog, m->uid);
+	case SK_MODSEQ:
+		return m->modseq >= k->size;
 	case SK_NOT:
 		return !match_key(prog, &k->children[0]);
 	case SK_OR:

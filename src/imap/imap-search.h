@@ -49,6 +49,13 @@ void search_program_free(struct search_program *prog);
 bool search_program_bind(struct search_program *prog, char *const *keywords, size_t n_keywords,
 			 uint32_t count, uint32_t max_uid, const char **error_r);
 
+/* SEARCHRES (RFC 5182): the UIDs "$" stands for (sorted; copied). A
+ * program using "$" matches nothing until this is called. */
+void search_program_bind_saved(struct search_program *prog, const uint32_t *uids, size_t n);
+/* Does the program use the MODSEQ key (RFC 7162 3.1.5)? Then the reply
+ * tells the highest modseq of the matches. */
+bool search_program_has_modseq(const struct search_program *prog);
+
 /* Does any key need the message itself (headers, body)? */
 bool search_program_needs_message(const struct search_program *prog);
 
@@ -60,6 +67,7 @@ struct search_msg {
 	uint64_t size;
 	int64_t internal_date;
 	int32_t internal_tz;     /* minutes east of UTC */
+	uint64_t modseq;         /* MODSEQ key (RFC 7162) */
 };
 
 /* Access to the message's contents; each callback may load it on first use.
@@ -76,6 +84,11 @@ struct search_source {
 	bool (*sent_date)(void *ctx, long long *time_r, int *tz_r);
 	/* Case-insensitive UTF-8 substring test (mime_utf8_contains_ci). */
 	bool (*contains)(const char *hay, size_t hay_len, const char *needle, size_t needle_len);
+	/* Optional (full-text index, imap-fts.h): decide a non-empty string
+	 * key without the text. kind 'H' (header `name`), 'B' (BODY), 'T'
+	 * (TEXT). 1 matches, 0 doesn't, -1 undecided (header/text are asked). */
+	int (*index_match)(void *ctx, char kind, const char *name, const char *needle,
+			   size_t needle_len);
 };
 
 /* Evaluate the bound program for one message. Not thread-safe per program

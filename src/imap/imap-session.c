@@ -47,6 +47,8 @@ void imap_write_capability(const struct imap_session *s, struct buf *out)
 {
 	buf_append_str(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE "
 			    "UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED");
+	/* RFC 7162, 4731, 5182, 5267 */
+	buf_append_str(out, " CONDSTORE QRESYNC ESEARCH SEARCHRES CONTEXT=SEARCH");
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (s->conn != NULL && conn_tls_available(s->conn) && !conn_is_tls(s->conn))
@@ -88,6 +90,7 @@ void imap_session_deselect(struct imap_session *s)
 		imap_registry_mailbox(s->conn, NULL);
 	}
 	imap_view_free(&s->view);
+	imap_search_contexts_free(s);
 	s->readonly = false;
 	if (s->state == IMAP_STATE_SELECTED)
 		s->state = IMAP_STATE_AUTH;

@@ -76,7 +76,16 @@ struct imap_session {
 
 	/* capabilities turned on with ENABLE */
 	bool enabled_utf8;       /* UTF8=ACCEPT (later) */
-	bool enabled_condstore;  /* CONDSTORE (later) */
+	bool enabled_condstore;  /* CONDSTORE (RFC 7162; also turned on by
+				    any CONDSTORE-enabling command) */
+	bool enabled_qresync;    /* QRESYNC: VANISHED instead of EXPUNGE */
+
+	/* SEARCHRES (RFC 5182): UIDs of the last SEARCH RETURN (SAVE), "$" */
+	uint32_t *searchres;
+	size_t n_searchres;
+	/* CONTEXT=SEARCH (RFC 5267): searches kept current (imap-esearch.c) */
+	struct imap_search_context *search_contexts;
+	size_t n_search_contexts;
 
 	/* the command running now */
 	struct imap_command *cmd;
@@ -123,6 +132,15 @@ void imap_view_apply_recs(struct imap_session *s, const struct mail_rec *recs, s
  * command, by NOOP/CHECK/IDLE, and by commands that must sync first. */
 int imap_session_sync(struct imap_session *s, bool allow_expunge);
 
+/* imap-esearch.c: after the view changed (imap_view_update), send ESEARCH
+ * ADDTO/REMOVEFROM for the search contexts; expunged_uids[] (sorted) are
+ * about to be reported as expunged (REMOVEFROM goes before that). */
+void imap_search_contexts_removed(struct imap_session *s, const uint32_t *expunged_uids,
+				  size_t n);
+void imap_search_contexts_update(struct imap_session *s);
+/* Drop the contexts and the saved result (the mailbox is closed). */
+void imap_search_contexts_free(struct imap_session *s);
+
 /* --- command functions (run on a worker thread) --- */
 typedef void imap_cmd_fn(struct imap_session *s, struct imap_command *cmd);
 
@@ -131,7 +149,7 @@ imap_cmd_fn cmd_fetch;
 /* imap-cmd-store.c: STORE, COPY, MOVE, EXPUNGE, UID EXPUNGE */
 imap_cmd_fn cmd_store, cmd_copy, cmd_move, cmd_expunge;
 /* imap-cmd-search.c */
-imap_cmd_fn cmd_search;
+imap_cmd_fn cmd_search, cmd_cancelupdate;
 /* imap-cmd-*.c (session core's helper) */
 imap_cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_namespace;
 imap_cmd_fn cmd_login, cmd_authenticate, cmd_starttls;

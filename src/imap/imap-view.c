@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap-condstore.h"
 #include "imap/imap-session-private.h"
 #include "lib/log.h"
 #include "lib/om-error.h"
@@ -194,6 +195,19 @@ int imap_view_resolve(const struct imap_session *s, const char *set, bool uid,
 
 	*idx_r = NULL;
 	*n_r = 0;
+	if (strcmp(set, "$") == 0) {
+		/* SEARCHRES (RFC 5182): the saved UIDs still in the view; an
+		 * empty result is no error */
+		out = om_reallocarray(NULL, s->n_searchres > 0 ? s->n_searchres : 1, sizeof(*out));
+		for (size_t i = 0; i < s->n_searchres; i++) {
+			long idx = imap_view_find_uid(s, s->searchres[i]);
+			if (idx >= 0)
+				out[total++] = (uint32_t)idx;
+		}
+		*idx_r = out;
+		*n_r = total;
+		return 0;
+	}
 	if (!imap_seqset_parse(set, &ranges, &n_ranges))
 		return -OM_EINVAL;
 	if (!uid && v->count == 0) {
@@ -368,10 +382,25 @@ void imap_view_update(struct imap_session *s, const struct mailbox_snapshot *sna
 			m->expunged = true;
 	}
 	if (allow_expunge) {
+		size_t w = 0, n_gone = 0;
+		for (size_t i = 0; i < v->count; i++)
+			n_gone += v->msgs[i].expunged;
+		if (n_gone > 0) {
+			uint32_t *gone = om_calloc(n_gone, sizeof(*gone));
+			size_t k = 0;
+			for (size_t i = 0; i < v->count; i++)
+				if (v->msgs[i].expunged)
+					gone[k++] = v->msgs[i].uid;
+			/* RFC 5267: REMOVEFROM while the numbers still hold */
+			if (s->n_search_contexts > 0)
+				imap_search_contexts_removed(s, gone, k);
+			if (s->enabled_qresync)
+				imap_send_vanished(s, false, gone, k);
+			free(gone);
+		}
 		/* Descending, each EXPUNGE's number is still the original
 		 * index + 1: only higher messages went before it. */
-		size_t w = 0;
-		for (size_t i = v->count; i-- > 0;) {
+		for (size_t i = v->count; i-- > 0 && !s->enabled_qresync;) {
 			if (v->msgs[i].expunged)
 				imap_send(s, "%zu EXPUNGE", i + 1);
 		}
@@ -439,8 +468,15 @@ void imap_view_update(struct imap_session *s, const struct mailbox_snapshot *sna
 			if (!changed[i])
 				continue;
 			buf_reset(&line);
-			buf_printf(&line, "%zu FETCH (FLAGS ", i + 1);
+			buf_printf(&line, "%zu FETCH (", i + 1);
+			/* QRESYNC clients match updates by UID (RFC 7162 3.2.4) */
+			if (s->enabled_qresync)
+				buf_printf(&line, "UID %u ", v->msgs[i].uid);
+			buf_append_str(&line, "FLAGS ");
 			imap_view_write_flags(s, i, &line);
+			if (s->enabled_condstore)
+				buf_printf(&line, " MODSEQ (%llu)",
+					   (unsigned long long)v->msgs[i].modseq);
 			buf_append_c(&line, ')');
 			imap_send(s, "%s", buf_cstr(&line));
 		}
@@ -451,6 +487,8 @@ void imap_view_update(struct imap_session *s, const struct mailbox_snapshot *sna
 	v->uidnext = snap->uidnext;
 	if (snap->highest_modseq > v->highest_modseq)
 		v->highest_modseq = snap->highest_modseq;
+	if (s->n_search_contexts > 0)
+		imap_search_contexts_update(s);
 }
 
 int imap_session_sync(struct imap_session *s, bool allow_expunge)

@@ -157,6 +157,11 @@ const char *index_path(const struct om_index *idx)
 	return idx->path;
 }
 
+void *index_sqlite(struct om_index *idx)
+{
+	return idx->db;
+}
+
 int index_begin(struct om_index *idx)
 {
 	return exec(idx, "BEGIN IMMEDIATE");
@@ -798,5 +803,40 @@ int index_expunged_has(struct om_index *idx, int64_t mailbox_id, uint32_t uid, b
 		ret = db_err(idx, "expunged lookup");
 	}
 	sqlite3_finalize(st);
+	return ret;
+}
+
+int index_expunged_since(struct om_index *idx, int64_t mailbox_id, uint64_t modseq,
+			 uint32_t **uids_r, size_t *n_r)
+{
+	sqlite3_stmt *st;
+	*uids_r = NULL;
+	*n_r = 0;
+	int ret = prep(idx, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?"
+		       " ORDER BY uid", &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	/* modseqs stay far below 2^63 (one step per change) */
+	sqlite3_bind_int64(st, 2, modseq > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)modseq);
+	uint32_t *uids = NULL;
+	size_t n = 0, alloc = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 64;
+			uids = om_reallocarray(uids, alloc, sizeof(*uids));
+		}
+		uids[n++] = (uint32_t)sqlite3_column_int64(st, 0);
+	}
+	if (rc != SQLITE_DONE) {
+		ret = db_err(idx, "expunged since");
+		free(uids);
+		uids = NULL;
+		n = 0;
+	}
+	sqlite3_finalize(st);
+	*uids_r = uids;
+	*n_r = n;
 	return ret;
 }

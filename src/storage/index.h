@@ -37,6 +37,9 @@ struct index_msg {
 int index_open(const char *path, struct om_index **idx_r, bool *created_r);
 void index_close(struct om_index *idx);
 const char *index_path(const struct om_index *idx);
+/* The sqlite3 handle, for modules keeping their own tables in the user's
+ * index (fts.c); same locking rules. */
+void *index_sqlite(struct om_index *idx);
 
 int index_begin(struct om_index *idx);
 int index_commit(struct om_index *idx);
@@ -102,5 +105,9 @@ int index_pending_delete_list(struct om_index *idx, uint64_t max_seq, char ***gu
 int index_known_guids(struct om_index *idx, char ***guids_r, size_t *n_r);
 int index_mailbox_get_by_guid(struct om_index *idx, const char *guid, struct index_mailbox *mb_r);
 int index_expunged_has(struct om_index *idx, int64_t mailbox_id, uint32_t uid, bool *has_r);
+/* UIDs expunged from the mailbox at a modseq above `modseq`, ascending
+ * (QRESYNC's VANISHED). Free *uids_r. */
+int index_expunged_since(struct om_index *idx, int64_t mailbox_id, uint64_t modseq,
+			 uint32_t **uids_r, size_t *n_r);
 
 #endif

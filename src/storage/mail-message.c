@@ -8,6 +8,7 @@
 
 #include "lib/log.h"
 #include "lib/om-error.h"
+#include "storage/fts.h"
 #include "storage/mail-storage-private.h"
 
 int mailbox_open(struct mail_user *user, const char *name, bool readonly, struct mailbox **box_r)
@@ -200,6 +201,9 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 	struct buf norm = BUF_INIT, lf = BUF_INIT;
 	struct index_mailbox mb = { 0 };
 	struct index_msg msg = { 0 };
+	struct fts_doc fdoc;
+	struct mail_sort_fields fsort;
+	bool have_fts = false;
 	int ret = mail_name_normalize(mailbox, &norm);
 	if (ret < 0)
 		goto out_nolock;
@@ -224,6 +228,10 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 		goto out_nolock;
 	}
 
+	/* full-text rows and sort fields, parsed before taking the lock */
+	fts_build(req.data, req.len, &fdoc, &fsort);
+	have_fts = true;
+
 	mail_user_lock(user);
 	ret = mail_user_find_mailbox(user, norm.data, &mb);
 	if (ret == 0 && mb.uidvalidity == 0)
@@ -242,6 +250,9 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 		if (msg.rec.uid >= mb.uidnext)
 			mb.uidnext = msg.rec.uid + 1;
 		ret = index_msg_add(user->index, mb.id, &msg);
+		if (ret == 0 && fts_put_locked(user->index, mb.id, msg.rec.uid, &fdoc, &fsort) < 0)
+			log_warn("storage %s: full-text indexing of UID %u failed (done later)",
+				 user->name, msg.rec.uid);
 		if (ret == 0)
 			ret = index_mailbox_update(user->index, &mb);
 		if (ret == 0)
@@ -263,6 +274,10 @@ out:
 	if (ret == 0)
 		mail_user_notify(user, norm.data);
 out_nolock:
+	if (have_fts) {
+		fts_doc_free(&fdoc);
+		mail_sort_fields_free(&fsort);
+	}
 	index_msg_clear(&msg);
 	index_mailbox_clear(&mb);
 	buf_free(&norm);
@@ -290,13 +305,18 @@ static uint64_t apply_keywords(enum mail_flag_op op, uint64_t cur, uint64_t chan
 	return cur;
 }
 
-int mailbox_store(struct mailbox *box, const uint32_t *uids, size_t n_uids,
-		  enum mail_flag_op op, uint32_t flags,
-		  const char *const *keywords, size_t n_keywords,
-		  struct mail_rec **recs_r, size_t *n_r)
+/* unchangedsince: UINT64_MAX = unconditional; else messages whose modseq
+ * is above it are left alone and listed in *failed_r (CONDSTORE). */
+static int store_impl(struct mailbox *box, const uint32_t *uids, size_t n_uids,
+		      enum mail_flag_op op, uint32_t flags,
+		      const char *const *keywords, size_t n_keywords,
+		      uint64_t unchangedsince, uint32_t **failed_r, size_t *n_failed_r,
+		      struct mail_rec **recs_r, size_t *n_r)
 {
 	struct mail_user *user = box->user;
 	struct index_mailbox mb = { 0 };
+	uint32_t *failed = NULL;
+	size_t n_failed = 0;
 	*recs_r = NULL;
 	*n_r = 0;
 	if (box->readonly)
@@ -328,6 +348,13 @@ int mailbox_store(struct mailbox *box, const uint32_t *uids, size_t n_uids,
 		if (r < 0) {
 			ret = r;
 			break;
+		}
+		if (unchangedsince != UINT64_MAX && msg.rec.modseq > unchangedsince) {
+			if (failed == NULL)
+				failed = om_calloc(n_uids, sizeof(*failed));
+			failed[n_failed++] = uids[i];
+			index_msg_clear(&msg);
+			continue;
 		}
 		uint32_t nf = apply_flags(op, msg.rec.flags, flags);
 		uint64_t nk = apply_keywords(op, msg.rec.keywords, kw_mask);
@@ -365,13 +392,51 @@ int mailbox_store(struct mailbox *box, const uint32_t *uids, size_t n_uids,
 	index_mailbox_clear(&mb);
 	if (ret < 0) {
 		free(recs);
+		free(failed);
 		return ret;
 	}
 	if (changed)
 		mail_user_notify(user, box->name);
 	*recs_r = recs;
 	*n_r = n;
+	if (failed_r != NULL) {
+		*failed_r = failed;
+		*n_failed_r = n_failed;
+	} else {
+		free(failed);
+	}
 	return 0;
+}
+
+int mailbox_store(struct mailbox *box, const uint32_t *uids, size_t n_uids,
+		  enum mail_flag_op op, uint32_t flags,
+		  const char *const *keywords, size_t n_keywords,
+		  struct mail_rec **recs_r, size_t *n_r)
+{
+	return store_impl(box, uids, n_uids, op, flags, keywords, n_keywords, UINT64_MAX,
+			  NULL, NULL, recs_r, n_r);
+}
+
+int mailbox_store_unchanged(struct mailbox *box, const uint32_t *uids, size_t n_uids,
+			    uint64_t unchangedsince, enum mail_flag_op op, uint32_t flags,
+			    const char *const *keywords, size_t n_keywords,
+			    struct mail_rec **recs_r, size_t *n_r,
+			    uint32_t **failed_r, size_t *n_failed_r)
+{
+	*failed_r = NULL;
+	*n_failed_r = 0;
+	if (unchangedsince == UINT64_MAX)
+		unchangedsince--; /* UINT64_MAX means "no condition" inside */
+	return store_impl(box, uids, n_uids, op, flags, keywords, n_keywords, unchangedsince,
+			  failed_r, n_failed_r, recs_r, n_r);
+}
+
+int mailbox_vanished_since(struct mailbox *box, uint64_t modseq, uint32_t **uids_r, size_t *n_r)
+{
+	mail_user_lock(box->user);
+	int ret = index_expunged_since(box->user->index, box->id, modseq, uids_r, n_r);
+	mail_user_unlock(box->user);
+	return ret;
 }
 
 /* Expunge uids from mb (user locked, inside a transaction). */
@@ -511,6 +576,10 @@ int mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t n_uids,
 			if (copy.rec.uid >= dmb.uidnext)
 				dmb.uidnext = copy.rec.uid + 1;
 			r = index_msg_add(user->index, dmb.id, &copy);
+			if (r == 0 && fts_copy_locked(user->index, smb.id, msg.rec.uid, dmb.id,
+						      copy.rec.uid) < 0)
+				log_warn("storage %s: copying full-text rows of UID %u failed",
+					 user->name, msg.rec.uid);
 		}
 		if (r == 0) {
 			su[n] = msg.rec.uid;

@@ -178,6 +178,19 @@ int mailbox_store(struct mailbox *box, const uint32_t *uids, size_t n_uids,
 		  enum mail_flag_op op, uint32_t flags,
 		  const char *const *keywords, size_t n_keywords,
 		  struct mail_rec **recs_r, size_t *n_r);
+/* mailbox_store, but only for messages whose modseq is still at most
+ * unchangedsince (CONDSTORE STORE UNCHANGEDSINCE, checked under the lock):
+ * the others are left alone and listed, sorted, in *failed_r (malloc'd or
+ * NULL, *n_failed_r entries). */
+int mailbox_store_unchanged(struct mailbox *box, const uint32_t *uids, size_t n_uids,
+			    uint64_t unchangedsince, enum mail_flag_op op, uint32_t flags,
+			    const char *const *keywords, size_t n_keywords,
+			    struct mail_rec **recs_r, size_t *n_r,
+			    uint32_t **failed_r, size_t *n_failed_r);
+/* UIDs expunged from the mailbox at a modseq above `modseq`, ascending
+ * (QRESYNC VANISHED (EARLIER)); as far back as the index remembers.
+ * Free *uids_r. */
+int mailbox_vanished_since(struct mailbox *box, uint64_t modseq, uint32_t **uids_r, size_t *n_r);
 /* Remove the given UIDs (the caller picked the \Deleted ones). */
 int mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t n_uids);
 /* Copy (or move) UIDs to mailbox dest of the same user. On success, for each

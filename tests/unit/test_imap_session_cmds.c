@@ -193,6 +193,9 @@ static void test_misc(void **state)
 			    "* ID (\"name\" \"objmail\" \"version\" \"0.1\")\r\nb OK ID completed.\r\n");
 	assert_has(run(f, "c ID (\"name\" \"test\" \"version\" NIL)\r\n"), "c OK");
 	assert_has(run(f, "d ID (\"name\")\r\n"), "d BAD");
+	assert_string_equal(run(f, "e ENABLE X-UNKNOWN\r\n"), "* ENABLED\r\ne OK Enabled.\r\n");
+	assert_string_equal(run(f, "e ENABLE CONDSTORE X-UNKNOWN\r\n"),
+			    "* ENABLED CONDSTORE\r\ne OK Enabled.\r\n");
 	assert_string_equal(run(f, "e ENABLE CONDSTORE\r\n"), "* ENABLED\r\ne OK Enabled.\r\n");
 	assert_string_equal(run(f, "f NOOP\r\n"), "f OK NOOP completed.\r\n");
 	assert_string_equal(run(f, "g CHECK\r\n"), "g BAD No mailbox selected.\r\n");

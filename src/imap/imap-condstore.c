@@ -1,0 +1,79 @@
+/* Shared helpers of CONDSTORE/QRESYNC and the ESEARCH family: see
+ * imap-condstore.h. */
+#include "imap/imap-condstore.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/om-error.h"
+
+void imap_write_num_set(struct buf *out, const uint32_t *nums, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && nums[j + 1] == nums[j] + 1)
+			j++;
+		if (i > 0)
+			buf_append_c(out, ',');
+		if (j == i)
+			buf_printf(out, "%u", nums[i]);
+		else
+			buf_printf(out, "%u:%u", nums[i], nums[j]);
+		i = j + 1;
+	}
+}
+
+bool imap_parse_modseq(const char *s, bool zero_ok, uint64_t *modseq_r)
+{
+	unsigned long long v;
+	if (s == NULL || !om_parse_u64(s, strlen(s), &v))
+		return false;
+	if (v > (unsigned long long)INT64_MAX || (v == 0 && !zero_ok))
+		return false;
+	*modseq_r = v;
+	return true;
+}
+
+void imap_condstore_enable(struct imap_session *s)
+{
+	if (s->enabled_condstore)
+		return;
+	s->enabled_condstore = true;
+	if (s->box != NULL)
+		imap_send(s, "OK [HIGHESTMODSEQ %llu] Highest",
+			  (unsigned long long)s->view.highest_modseq);
+}
+
+void imap_send_vanished(struct imap_session *s, bool earlier, const uint32_t *uids, size_t n)
+{
+	if (n == 0)
+		return;
+	struct buf line = BUF_INIT;
+	buf_append_str(&line, earlier ? "* VANISHED (EARLIER) " : "* VANISHED ");
+	imap_write_num_set(&line, uids, n);
+	buf_append(&line, "\r\n", 2);
+	imap_send_buf(s, &line);
+	buf_free(&line);
+}
+
+size_t imap_uids_in_ranges(uint32_t *uids, size_t n, const struct seq_range *ranges,
+			   size_t n_ranges, uint32_t star)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool in = false;
+		for (size_t r = 0; r < n_ranges && !in; r++) {
+			uint32_t lo = ranges[r].lo == UINT32_MAX ? star : ranges[r].lo;
+			uint32_t hi = ranges[r].hi == UINT32_MAX ? star : ranges[r].hi;
+			if (lo > hi) {
+				uint32_t t = lo;
+				lo = hi;
+				hi = t;
+			}
+			in = uids[i] >= lo && uids[i] <= hi;
+		}
+		if (in)
+			uids[w++] = uids[i];
+	}
+	return w;
+}
