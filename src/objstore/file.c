@@ -36,6 +36,8 @@
 #define STREAM_CHUNK (256 * 1024)
 #define MATCH_RETRIES 100
 
+bool objstore_file_force_sidecar;
+
 struct file_store {
 	struct objstore base;
 	char *root;
@@ -51,6 +53,7 @@ static int errno_to_om(int err)
 	case EEXIST: return -OM_EEXISTS;
 	case ENOSPC: case EDQUOT: return -OM_EQUOTA;
 	case EACCES: case EPERM: case EROFS: return -OM_EPERM;
+	case ENAMETOOLONG: return -OM_EINVAL; /* a component > NAME_MAX */
 	default: return -OM_EIO;
 	}
 }
@@ -148,6 +151,24 @@ static void new_etag(char etag[FILE_ETAG_LEN + 1])
 	etag[FILE_ETAG_LEN] = '\0';
 }
 
+/* A sidecar starts with "I <inode>\n" of the data file it describes: while
+ * a put replaces both, a reader can pair old data with a new sidecar or the
+ * reverse; a mismatch then reads as "no sidecar" (a stat etag, which no
+ * IF_MATCH will accept: the caller retries). */
+static bool sidecar_strip_ino(struct buf *blob, const struct stat *st)
+{
+	const char *nl = memchr(blob->data, '\n', blob->len);
+	unsigned long long ino;
+	if (blob->len < 3 || memcmp(blob->data, "I ", 2) != 0 || nl == NULL ||
+	    !om_parse_u64(blob->data + 2, (size_t)(nl - blob->data - 2), &ino) ||
+	    ino != (unsigned long long)st->st_ino)
+		return false;
+	size_t skip = (size_t)(nl - blob->data) + 1;
+	memmove(blob->data, blob->data + skip, blob->len - skip + 1);
+	blob->len -= skip;
+	return true;
+}
+
 /* Read the attrs of the open object fd: xattr, else sidecar, else derived
  * from stat (files put there by hand). */
 static int read_attrs(struct file_store *fs, int fd, int dir_fd, const char *base,
@@ -162,6 +183,8 @@ static int read_attrs(struct file_store *fs, int fd, int dir_fd, const char *bas
 		buf_printf(&side, ".om.meta.%s", base);
 		ret = file_attrs_read_file(dir_fd, side.data, &blob);
 		buf_free(&side);
+		if (ret == 0 && !sidecar_strip_ino(&blob, st))
+			ret = -OM_ENOTFOUND; /* it belongs to another version */
 	}
 	if (ret == 0 && file_attrs_parse(&blob, a) < 0)
 		ret = -OM_ENOTFOUND;
@@ -194,16 +217,20 @@ struct put_ctx {
 	char tmp[96];
 	char etag[FILE_ETAG_LEN + 1];
 	struct buf attrs;
+	ino_t ino; /* of the temp file, which becomes the object */
 };
 
 static int write_sidecar(struct put_ctx *pc)
 {
 	if (pc->fs->use_xattr)
 		return 0;
-	struct buf name = BUF_INIT;
+	struct buf name = BUF_INIT, blob = BUF_INIT;
 	buf_printf(&name, ".om.meta.%s", pc->base);
-	int ret = file_attrs_write_file(pc->dir_fd, name.data, pc->tmp, &pc->attrs);
+	buf_printf(&blob, "I %llu\n", (unsigned long long)pc->ino);
+	buf_append(&blob, pc->attrs.data, pc->attrs.len);
+	int ret = file_attrs_write_file(pc->dir_fd, name.data, pc->tmp, &blob);
 	buf_free(&name);
+	buf_free(&blob);
 	return ret;
 }
 
@@ -216,6 +243,9 @@ static int put_write_tmp(struct put_ctx *pc, const void *data, size_t len)
 		return errno_to_om(errno);
 	}
 	int ret = 0;
+	struct stat st;
+	if (fstat(fd, &st) == 0)
+		pc->ino = st.st_ino;
 	if (write_all(fd, data, len) < 0) {
 		log_warn("objstore file: write %s: %m", pc->fs->root);
 		ret = errno_to_om(errno);
@@ -559,7 +589,7 @@ static int file_open(const char *spec, struct objstore **store_r, char **error_r
 		free(fs);
 		return -OM_EINVAL;
 	}
-	fs->use_xattr = probe_xattr(fs);
+	fs->use_xattr = !objstore_file_force_sidecar && probe_xattr(fs);
 	fs->base.caps = OBJSTORE_CAP_COND_PUT | OBJSTORE_CAP_LOCK | OBJSTORE_CAP_LOCAL;
 	struct buf d = BUF_INIT;
 	buf_printf(&d, "file:%s", fs->root);

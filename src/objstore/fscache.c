@@ -18,9 +18,11 @@
  * LRU order survives restarts: every write and hit sets the file's mtime to
  * a strictly increasing stamp; open rebuilds the order from the mtimes.
  *
- * Staleness: each put/delete bumps an epoch (256 slots by key hash) before
+ * Staleness: each put/delete bumps an epoch (4096 slots by key hash) before
  * and after the inner call; a miss caches what it fetched only if its slot's
- * epoch did not move meanwhile, so an old copy can't land after a new one. */
+ * epoch did not move meanwhile, so an old copy can't land after a new one,
+ * and a put caches its data only if no other put/delete of the slot
+ * overlapped it (the inner store's order of the two is unknown). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +45,12 @@
 #define HDR_FIRST_LINE 58 /* "OMC1 " + 10 + " " + 20 + " " + 20 + "\n" */
 #define HDR_MAX (64 * 1024)
 #define STREAM_CHUNK (256 * 1024)
+#define EPOCH_SLOTS 4096
+
+static size_t slot_of(const uint8_t *id)
+{
+	return ((size_t)id[0] << 4 | id[1] >> 4) % EPOCH_SLOTS;
+}
 
 struct fscache_store {
 	struct objstore base;
@@ -54,7 +62,7 @@ struct fscache_store {
 	struct fscache_index index;
 	uint64_t used; /* bytes of entries + reservations */
 	int64_t last_stamp_ns;
-	uint64_t epoch[256];
+	uint64_t epoch[EPOCH_SLOTS];
 	atomic_uint tmp_counter;
 };
 
@@ -139,7 +147,7 @@ static void unreserve(struct fscache_store *fs, uint64_t size)
 static uint64_t invalidate(struct fscache_store *fs, const uint8_t *id)
 {
 	pthread_mutex_lock(&fs->mutex);
-	uint64_t e = ++fs->epoch[id[0]];
+	uint64_t e = ++fs->epoch[slot_of(id)];
 	struct fscache_entry *old = fscache_index_find(&fs->index, id);
 	if (old != NULL)
 		drop_entry(fs, old, false);
@@ -150,7 +158,7 @@ static uint64_t invalidate(struct fscache_store *fs, const uint8_t *id)
 static uint64_t epoch_of(struct fscache_store *fs, const uint8_t *id)
 {
 	pthread_mutex_lock(&fs->mutex);
-	uint64_t e = fs->epoch[id[0]];
+	uint64_t e = fs->epoch[slot_of(id)];
 	pthread_mutex_unlock(&fs->mutex);
 	return e;
 }
@@ -195,7 +203,7 @@ static void cache_store(struct fscache_store *fs, const uint8_t *id, uint64_t ep
 	uint64_t total = hdr.len + (uint64_t)o->len;
 
 	pthread_mutex_lock(&fs->mutex);
-	bool ok = fs->epoch[id[0]] == epoch_seen && reserve(fs, total);
+	bool ok = fs->epoch[slot_of(id)] == epoch_seen && reserve(fs, total);
 	pthread_mutex_unlock(&fs->mutex);
 	if (!ok)
 		goto out;
@@ -217,7 +225,7 @@ static void cache_store(struct fscache_store *fs, const uint8_t *id, uint64_t ep
 
 	pthread_mutex_lock(&fs->mutex);
 	bool committed = false;
-	if (fs->epoch[id[0]] == epoch_seen) {
+	if (fs->epoch[slot_of(id)] == epoch_seen) {
 		int64_t stamp = next_stamp(fs);
 		struct timespec times[2] = { { stamp / 1000000000, stamp % 1000000000 },
 					     { stamp / 1000000000, stamp % 1000000000 } };
@@ -410,16 +418,20 @@ static int fscache_put(struct objstore *store, const char *key, const void *data
 	struct fscache_store *fs = FSC(store);
 	uint8_t id[FSCACHE_ID_LEN];
 	key_id(key, id);
-	(void)invalidate(fs, id);
+	uint64_t before = invalidate(fs, id);
 	char etag[80];
 	int ret = objstore_put(store->inner, key, data, len, meta, flags, if_match, etag);
 	if (ret < 0)
 		return ret;
 	if (etag_r != NULL)
 		memcpy(etag_r, etag, sizeof(etag));
-	uint64_t epoch = invalidate(fs, id);
+	/* Another put or delete of this slot overlapped ours: which one the
+	 * inner store kept last is unknown, so keep neither. */
+	uint64_t after = invalidate(fs, id);
+	if (after != before + 1)
+		return 0;
 	struct cached_obj o = { key, data, len, etag, (int64_t)time(NULL), meta };
-	cache_store(fs, id, epoch, &o);
+	cache_store(fs, id, after, &o);
 	return 0;
 }
 

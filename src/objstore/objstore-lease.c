@@ -19,7 +19,9 @@ struct lease {
 	char etag[80];
 };
 
-/* A lease we can't parse counts as expired: garbage must not block a user
+/* A lease is held through the second EXPIRY (now > EXPIRY = expired), so a
+ * ttl of N seconds lasts at least N seconds whatever the clock's phase.
+ * A lease we can't parse counts as expired: garbage must not block a user
  * forever. */
 static void lease_parse(const struct buf *b, struct lease *l)
 {
@@ -81,7 +83,7 @@ int objstore_lease_lock(struct objstore *store, const char *key, const char *own
 			ret = lease_write(store, key, owner, now + ttl, NULL);
 		else if (ret < 0)
 			return ret;
-		else if (strcmp(l.owner, owner) != 0 && l.expiry > now)
+		else if (strcmp(l.owner, owner) != 0 && l.expiry >= now)
 			return -OM_EEXISTS;
 		else
 			ret = lease_write(store, key, owner, now + ttl, l.etag);
@@ -102,7 +104,7 @@ int objstore_lease_unlock(struct objstore *store, const char *key, const char *o
 			return ret;
 		if (strcmp(l.owner, owner) != 0) {
 			int64_t now = (int64_t)time(NULL);
-			return l.expiry > now ? -OM_EEXISTS : -OM_ENOTFOUND;
+			return l.expiry >= now ? -OM_EEXISTS : -OM_ENOTFOUND;
 		}
 		/* Overwrite rather than delete: a delete could remove a lease
 		 * that another owner took after ours expired. */

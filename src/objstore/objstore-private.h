@@ -140,6 +140,10 @@ bool objstore_parse_size(const char *s, size_t len, uint64_t *bytes_r);
 void objstore_set_error(char **error_r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint64_t objstore_now_us(void); /* CLOCK_MONOTONIC */
 
+/* Tests only: file stores opened while this is true keep metadata in
+ * sidecar files, as on filesystems without user xattrs. */
+extern bool objstore_file_force_sidecar;
+
 /* Lock emulation by conditional put (objstore-lease.c), used by the generic
  * layer for drivers without .lock. The lease object holds "OWNER\nEXPIRY\n"
  * (EXPIRY in unix seconds; 0 = released). Owners: printable ASCII, at most

@@ -39,6 +39,23 @@ static const struct {
 
 #define SPEC_MAX 4096
 
+/* "s3://KEY:SECRET@host/..." -> "s3://KEY:***@host/...", for drivers that
+ * don't describe themselves. */
+static char *describe_masked(const char *spec)
+{
+	const char *auth = strstr(spec, "://");
+	const char *at = auth == NULL ? NULL : strchr(auth + 3, '@');
+	const char *slash = auth == NULL ? NULL : strchr(auth + 3, '/');
+	if (at == NULL || (slash != NULL && slash < at))
+		return om_strdup(spec);
+	const char *colon = memchr(auth + 3, ':', (size_t)(at - auth - 3));
+	struct buf b = BUF_INIT;
+	buf_append(&b, spec, (size_t)((colon != NULL ? colon : auth + 2) - spec));
+	buf_append_str(&b, colon != NULL ? ":***" : "/***");
+	buf_append_str(&b, at);
+	return buf_steal(&b);
+}
+
 int objstore_open(const char *spec, struct objstore **store_r, char **error_r)
 {
 	char *dummy_error = NULL;
@@ -80,7 +97,7 @@ int objstore_open(const char *spec, struct objstore **store_r, char **error_r)
 	}
 	store->ops = ops;
 	if (store->describe == NULL)
-		store->describe = om_strdup(spec);
+		store->describe = describe_masked(spec);
 	*store_r = store;
 	free(dummy_error);
 	return 0;

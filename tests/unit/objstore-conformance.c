@@ -130,6 +130,12 @@ static void test_conf_range(void **state)
 		assert_int_equal(st.size, sizeof(data)); /* the object's size, not the range's */
 		buf_free(&b);
 	}
+	/* a range past the end is empty, not an error */
+	struct buf b = BUF_INIT;
+	assert_int_equal(objstore_get(conf.store, k, 20000, 0, &b, NULL, NULL), 0);
+	assert_int_equal(objstore_get(conf.store, k, 10000, 5, &b, NULL, NULL), 0);
+	assert_int_equal(b.len, 0);
+	buf_free(&b);
 }
 
 static int stream_sink(void *ctx, const void *data, size_t len)

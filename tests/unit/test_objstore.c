@@ -637,6 +637,11 @@ int main(void)
 	buf_printf(&spec, "file:%s", dir);
 	failed += objstore_conformance_run("conformance file:", spec.data);
 	buf_reset(&spec);
+	buf_printf(&spec, "file:%s/sidecar", dir);
+	objstore_file_force_sidecar = true;
+	failed += objstore_conformance_run("conformance file: (sidecar metadata)", spec.data);
+	objstore_file_force_sidecar = false;
+	buf_reset(&spec);
 	buf_printf(&spec, "faulty:rate=0:file:%s/faulty", dir);
 	failed += objstore_conformance_run("conformance faulty:rate=0", spec.data);
 	buf_reset(&spec);
