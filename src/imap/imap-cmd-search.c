@@ -6,7 +6,6 @@
 
 #include "imap/imap-condstore.h"
 #include "imap/imap-esearch.h"
-#include "imap/imap-fts.h"
 #include "imap/imap-search.h"
 #include "imap/imap-session.h"
 #include "lib/buf.h"
@@ -106,11 +105,7 @@ bool imap_search_match_msg(struct imap_session *s, struct search_program *prog, 
 		.internal_tz = im->internal_tz,
 		.modseq = im->modseq,
 	};
-	/* content keys from the full-text index; the loader is its fallback */
-	struct imap_fts_src fts;
-	imap_fts_src_init(&fts, s, im, &src);
-	bool match = search_program_match(prog, &m, &fts.src);
-	imap_fts_src_deinit(&fts);
+	bool match = search_program_match(prog, &m, &src);
 	loader_release(&loader);
 	buf_free(&loader.tmp);
 	*error_r = loader.error;
