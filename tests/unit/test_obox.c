@@ -284,6 +284,15 @@ static void test_rebuild_from_bundle(void **state)
 	drop_cache();
 	char *after = dump_named("alice");
 	assert_string_equal(before, after);
+	/* a damaged local index is only a lost cache */
+	mail_storage_shutdown();
+	struct buf p = BUF_INIT;
+	user_prefix("alice", &p);
+	sh("echo garbage > '%s/cache/users/%.2s/alice/index.sqlite'", tmpdir, p.data + 2);
+	buf_free(&p);
+	free(after);
+	after = dump_named("alice");
+	assert_string_equal(before, after);
 	free(before);
 	free(after);
 	/* and again, from the bundle this open uploads at close */

@@ -502,7 +502,21 @@ static int rebuild_into(struct obox_user *ou, const struct idx_list *l, const ch
 	return ret;
 }
 
+static int index_load(struct obox_user *ou, bool force_rebuild);
+
 int obox_index_load(struct obox_user *ou)
+{
+	int ret = index_load(ou, false);
+	if (ret == -OM_EIO && ou->user.index == NULL) {
+		/* the local copy is damaged: it is only a cache */
+		log_warn("obox %s: the local index can't be opened; rebuilding it from the store",
+			 ou->user.name);
+		ret = index_load(ou, true);
+	}
+	return ret;
+}
+
+static int index_load(struct obox_user *ou, bool force_rebuild)
 {
 	struct mail_user *user = &ou->user;
 	struct buf path = BUF_INIT, tmp = BUF_INIT;
@@ -518,7 +532,8 @@ int obox_index_load(struct obox_user *ou)
 	bool store_any, clean = false;
 	idx_list_head(&l, &store_seq, &store_n, &store_any);
 	struct stat sb;
-	bool have_local = stat(path.data, &sb) == 0 && state_read(ou, &st_seq, &st_n, &clean);
+	bool have_local = !force_rebuild && stat(path.data, &sb) == 0 &&
+			  state_read(ou, &st_seq, &st_n, &clean);
 	bool rebuild = !have_local;
 	if (have_local && (store_seq > st_seq || (store_seq == st_seq && store_n > st_n))) {
 		log_info("obox %s: the store has newer index data (bundle %llu log %u) than the "
@@ -558,8 +573,11 @@ int obox_index_load(struct obox_user *ou)
 		ou->dirty = !clean;
 	}
 	ret = index_open(path.data, &user->index, NULL);
-	if (ret < 0)
+	if (ret < 0) {
+		user->index = NULL;
+		ret = -OM_EIO;
 		goto out;
+	}
 	if (scan)
 		ou->last_bundle = 0; /* bundle soon */
 	if (!rebuild && (store_seq < st_seq || (store_seq == st_seq && store_n < st_n))) {
