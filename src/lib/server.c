@@ -6,7 +6,8 @@
  * on. server_stop writes a byte into a self-pipe (async-signal-safe); the
  * main loop then stops accepting, closes every connection (each after its
  * running job and with its output flushed), waits for the count to reach 0,
- * stops the loops and drains the worker pool.
+ * stops the loops (each first runs the callbacks still queued on it, so
+ * the closes in flight are finished) and drains the worker pool.
  *
  * Unix sockets are created with mode 0660: who may connect is decided by the
  * socket's group and by the permissions of the directory it lives in (the
@@ -34,6 +35,9 @@
 #include "lib/log.h"
 
 #define LISTEN_BACKLOG 511
+/* Non-blocking loop rounds at the stop to run the callbacks still queued
+ * (each round runs every callback that is active when it starts). */
+#define LOOP_QUIESCE_MAX_ROUNDS 10000
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 
@@ -378,10 +382,36 @@ unsigned server_conn_count(struct server *srv)
 
 /* --- running and stopping --- */
 
+/* After the loop was told to exit: run what is still queued on it. A
+ * bufferevent freed by conn_finish is only released by callbacks that come
+ * later: its deferred read/write/event callbacks (each holds a reference)
+ * and then its finalizer. event_base_free cancels deferred callbacks without
+ * running them, so without this every bufferevent whose close was in flight
+ * at the stop leaked (with its evbuffers, chains and locks). Posts of
+ * accepted sockets still queued are closed here too. Bounded: those
+ * callbacks schedule a few more, never an endless chain. */
+static void loop_quiesce(struct loop *loop)
+{
+	unsigned rounds = 0;
+	do {
+		event_base_loop(loop->base, EVLOOP_NONBLOCK);
+	} while (event_base_get_num_events(loop->base, EVENT_BASE_COUNT_ACTIVE) > 0 &&
+		 ++rounds < LOOP_QUIESCE_MAX_ROUNDS);
+	int left = event_base_get_num_events(loop->base, EVENT_BASE_COUNT_ACTIVE);
+	if (left > 0)
+		log_warn("io loop stopped with %d callback(s) still queued", left);
+	unsigned n_open = 0;
+	for (struct conn *c = loop->conns; c != NULL; c = c->next)
+		n_open++;
+	if (n_open > 0)
+		log_warn("io loop stopped with %u connection(s) still open", n_open);
+}
+
 static void *loop_main(void *arg)
 {
 	struct loop *loop = arg;
 	event_base_loop(loop->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	loop_quiesce(loop);
 	return NULL;
 }
 

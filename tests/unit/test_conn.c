@@ -16,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -29,6 +31,33 @@
 #include "lib/config.h"
 #include "lib/conn.h"
 #include "lib/log.h"
+
+/* Live libevent allocations (event_set_mem_functions, set first thing in
+ * main): a server that is stopped and freed must give all of its back. */
+static atomic_long ev_live;
+
+static void *ev_malloc(size_t n)
+{
+	void *p = malloc(n);
+	if (p != NULL)
+		atomic_fetch_add(&ev_live, 1);
+	return p;
+}
+
+static void *ev_realloc(void *p, size_t n)
+{
+	void *q = realloc(p, n);
+	if (p == NULL && q != NULL)
+		atomic_fetch_add(&ev_live, 1);
+	return q;
+}
+
+static void ev_free(void *p)
+{
+	if (p != NULL)
+		atomic_fetch_sub(&ev_live, 1);
+	free(p);
+}
 
 /* --- the server side: a line protocol --- */
 
@@ -218,6 +247,15 @@ static const struct conn_handler test_handler = {
 	.on_timeout = t_timeout,
 	.on_close = t_close,
 	.on_shutdown = t_shutdown,
+};
+
+/* No goodbye line (like IMAP): at the stop a conn is finished at once,
+ * while the deferred callbacks of its peer's hang-up are still queued. */
+static const struct conn_handler quiet_handler = {
+	.name = "quiet",
+	.on_open = t_open,
+	.on_input = t_input,
+	.on_close = t_close,
 };
 
 /* --- fixture: one server with a plain, an implicit-TLS and a unix listener --- */
@@ -759,8 +797,62 @@ static void test_ip_limit(void **state)
 	srv = saved;
 }
 
+/* SIGTERM right after many clients hung up: the closes are in flight
+ * (deferred bufferevent callbacks holding references) when the loops stop.
+ * Every bufferevent, evbuffer and lock must still be freed by server_free. */
+static void test_stop_right_after_disconnects(void **state)
+{
+	enum { ROUNDS = 4 };
+	/* 2N descriptors (both ends are ours): raise the soft limit if we may */
+	struct rlimit rl;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 4096 && rl.rlim_max > rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	int N = rl.rlim_cur >= 2200 ? 1000 : (int)(rl.rlim_cur - 200) / 2;
+	struct client *cl = calloc((size_t)N, sizeof(*cl));
+	assert_non_null(cl);
+	for (int round = 0; round < ROUNDS; round++) {
+		long before = atomic_load(&ev_live);
+		struct om_config c2;
+		memset(&c2, 0, sizeof(c2));
+		c2.io_threads = 1;
+		c2.worker_threads = 2;
+		struct server *s2 = server_new(&c2);
+		char *err = NULL;
+		assert_int_equal(server_listen(s2, "127.0.0.1:0", &quiet_handler, NULL, false, &err),
+				 0);
+		int port = port_of(server_bound_addr(s2, 0));
+		struct server *saved = srv;
+		srv = s2;
+		pthread_t t;
+		pthread_create(&t, NULL, run_thread, NULL);
+		for (int i = 0; i < N; i++) {
+			client_connect(&cl[i], port);
+			expect_line(&cl[i], "hello");
+		}
+		for (int i = 0; i < N; i++)
+			client_close(&cl[i]);
+		server_stop(s2);
+		pthread_join(t, NULL);
+		assert_int_equal(server_conn_count(s2), 0);
+		server_free(s2);
+		srv = saved;
+		long leaked = atomic_load(&ev_live) - before;
+		if (leaked != 0)
+			fprintf(stderr, "round %d: %ld libevent allocation(s) not freed\n", round,
+				leaked);
+		assert_int_equal(leaked, 0);
+	}
+	free(cl);
+}
+
 int main(void)
 {
+	/* before anything allocates through libevent */
+	event_set_mem_functions(ev_malloc, ev_realloc, ev_free);
 	log_set_level(LOG_LEVEL_WARN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_echo_many),
@@ -779,6 +871,7 @@ int main(void)
 	const struct CMUnitTest solo[] = {
 		cmocka_unit_test(test_listen_errors),
 		cmocka_unit_test(test_ip_limit),
+		cmocka_unit_test(test_stop_right_after_disconnects),
 	};
 	return r + cmocka_run_group_tests(solo, NULL, NULL);
 }
