@@ -9,6 +9,9 @@
 #include "cli/cli.h"
 #include "lib/log.h"
 
+/* cmd-director.c */
+int cmd_director(struct cli_ctx *ctx, int argc, char **argv);
+
 static const struct cli_cmd cli_commands[] = {
 	{ "config", "", "print the effective configuration, defaults included", cmd_config },
 	{ "user auth", "USER", "check USER's password (read from stdin)", cmd_user_auth },
@@ -25,6 +28,10 @@ static const struct cli_cmd cli_commands[] = {
 	{ "kick", "USER", "live: disconnect USER's IMAP sessions", cmd_kick },
 	{ "stats", "", "live: the daemon's metrics (Prometheus text)", cmd_stats },
 	{ "reload", "", "live: reopen the log and reload users (as SIGHUP)", cmd_reload },
+	{ "director", "VERB [--json]",
+	  "status | map USER | add HOST[:IMAP/LMTP] | remove HOST | drain HOST | undrain HOST | "
+	  "weight HOST N: the director's backends (cluster/backends)",
+	  cmd_director },
 	{ "help", "[COMMAND]", "show this help", NULL },
 };
 #define CLI_NCOMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))

@@ -12,6 +12,7 @@
 
 #include "daemon/admin.h"
 #include "daemon/daemon.h"
+#include "director/director.h"
 #include "imap/imap-registry.h"
 #include "lib/admin-proto.h"
 #include "lib/log.h"
@@ -161,6 +162,22 @@ static void cmd_lease(struct admin_job *job)
 			job->req.argv[1]);
 }
 
+/* director: the backends as this director sees them (JSON, or text) */
+static void cmd_director_status(struct admin_job *job)
+{
+	struct buf b = BUF_INIT;
+	director_status(&b, !want_text(job, 1));
+	size_t pos = 0;
+	while (pos < b.len) {
+		const char *nl = memchr(b.data + pos, '\n', b.len - pos);
+		size_t l = nl != NULL ? (size_t)(nl - (b.data + pos)) : b.len - pos;
+		admin_reply_data(&job->out, b.data + pos, l);
+		pos += l + 1;
+	}
+	buf_free(&b);
+	admin_reply_ok(&job->out);
+}
+
 static void cmd_help(struct admin_job *job);
 
 static const struct admin_command admin_commands[] = {
@@ -172,6 +189,7 @@ static const struct admin_command admin_commands[] = {
 	{ "kick", 1, 1, "kick USER", cmd_kick },
 	{ "reload", 0, 0, "reload", cmd_reload },
 	{ "lease", 1, 1, "lease USER", cmd_lease },
+	{ "director-status", 0, 1, "director-status [text]", cmd_director_status },
 	{ "help", 0, 0, "help", cmd_help },
 	{ "quit", 0, 0, "quit", cmd_quit },
 };

@@ -10,6 +10,7 @@
 #include "auth/passdb.h"
 #include "daemon/admin.h"
 #include "daemon/daemon.h"
+#include "director/director.h"
 #include "imap/imap-session.h"
 #include "lib/buf.h"
 #include "lib/conn.h"
@@ -73,9 +74,53 @@ static bool set(const char *s)
 	return s != NULL && s[0] != '\0';
 }
 
-int daemon_listen(struct server *srv, const struct om_config *cfg, struct passdb *passdb)
+/* role = director: the proxies instead of the mail protocols */
+static struct director_listener *dir_imap_ctx, *dir_imaps_ctx, *dir_lmtp_ctx;
+
+static struct director_listener *dir_ctx(const struct om_config *cfg, struct passdb *passdb,
+					 bool implicit_tls)
+{
+	struct director_listener *l = om_calloc(1, sizeof(*l));
+	l->cfg = cfg;
+	l->passdb = passdb;
+	l->implicit_tls = implicit_tls;
+	return l;
+}
+
+static int director_listen(struct server *srv, const struct om_config *cfg,
+			   struct passdb *passdb)
 {
 	if (set(cfg->listen_imap)) {
+		dir_imap_ctx = dir_ctx(cfg, passdb, false);
+		if (listen_one(srv, "imap", cfg->listen_imap, &director_imap_handler, dir_imap_ctx,
+			       false) != 0)
+			return -1;
+	}
+	if (set(cfg->listen_imaps)) {
+		if (!set(cfg->ssl_cert)) {
+			fprintf(stderr, "objmaild: %s: listen_imaps needs ssl_cert\n", cfg->path);
+			return -1;
+		}
+		dir_imaps_ctx = dir_ctx(cfg, passdb, true);
+		if (listen_one(srv, "imaps", cfg->listen_imaps, &director_imap_handler,
+			       dir_imaps_ctx, true) != 0)
+			return -1;
+	}
+	if (set(cfg->listen_lmtp)) {
+		dir_lmtp_ctx = dir_ctx(cfg, passdb, false);
+		if (listen_one(srv, "lmtp", cfg->listen_lmtp, &director_lmtp_handler, dir_lmtp_ctx,
+			       false) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int daemon_listen(struct server *srv, const struct om_config *cfg, struct passdb *passdb)
+{
+	if (cfg->role == OM_ROLE_DIRECTOR) {
+		if (director_listen(srv, cfg, passdb) != 0)
+			return -1;
+	} else if (set(cfg->listen_imap)) {
 		imap_ctx = om_calloc(1, sizeof(*imap_ctx));
 		imap_ctx->cfg = cfg;
 		imap_ctx->passdb = passdb;
@@ -83,7 +128,7 @@ int daemon_listen(struct server *srv, const struct om_config *cfg, struct passdb
 		if (listen_one(srv, "imap", cfg->listen_imap, imap_handler(), imap_ctx, false) != 0)
 			return -1;
 	}
-	if (set(cfg->listen_imaps)) {
+	if (cfg->role != OM_ROLE_DIRECTOR && set(cfg->listen_imaps)) {
 		if (!set(cfg->ssl_cert)) {
 			fprintf(stderr, "objmaild: %s: listen_imaps needs ssl_cert\n", cfg->path);
 			return -1;
@@ -95,7 +140,7 @@ int daemon_listen(struct server *srv, const struct om_config *cfg, struct passdb
 		if (listen_one(srv, "imaps", cfg->listen_imaps, imaps_handler(), imaps_ctx, true) != 0)
 			return -1;
 	}
-	if (set(cfg->listen_lmtp)) {
+	if (cfg->role != OM_ROLE_DIRECTOR && set(cfg->listen_lmtp)) {
 		lmtp_ctx = om_calloc(1, sizeof(*lmtp_ctx));
 		lmtp_ctx->cfg = cfg;
 		lmtp_ctx->passdb = passdb;
@@ -139,6 +184,10 @@ void daemon_listeners_free(void)
 	free(lmtp_ctx);
 	free(admin_ctx);
 	admin_ctx = NULL;
+	free(dir_imap_ctx);
+	free(dir_imaps_ctx);
+	free(dir_lmtp_ctx);
+	dir_imap_ctx = dir_imaps_ctx = dir_lmtp_ctx = NULL;
 	imap_ctx = imaps_ctx = NULL;
 	lmtp_ctx = NULL;
 }

@@ -19,6 +19,7 @@
 #include "auth/passdb.h"
 #include "daemon/admin.h"
 #include "daemon/daemon.h"
+#include "director/director.h"
 #include "lib/buf.h"
 #include "lib/config.h"
 #include "lib/conn.h"
@@ -166,6 +167,14 @@ static int serve(struct om_config *cfg, const char *config_path, bool foreground
 			goto out;
 		}
 	}
+	if (cfg->role == OM_ROLE_DIRECTOR) {
+		char *error = NULL;
+		if (director_start(cfg, &error) != 0) {
+			fprintf(stderr, "objmaild: %s: director: %s\n", config_path, error);
+			free(error);
+			goto out;
+		}
+	}
 	if (daemon_listen(srv, cfg, passdb) != 0)
 		goto out;
 	if (drop_privileges(cfg, foreground) != 0)
@@ -189,6 +198,8 @@ static int serve(struct om_config *cfg, const char *config_path, bool foreground
 	ret = 0;
 out:
 	server_free(srv);
+	if (cfg->role == OM_ROLE_DIRECTOR)
+		director_stop();
 	daemon_listeners_free();
 	if (passdb != NULL)
 		passdb_close(passdb);

@@ -9,6 +9,7 @@
 #include <event2/buffer.h>
 
 #include "daemon/admin.h"
+#include "director/director.h"
 #include "imap/imap-registry.h"
 #include "lib/log.h"
 #include "lib/stats.h"
@@ -70,6 +71,7 @@ void metrics_render(struct buf *out)
 			   lmtp[i].result, (unsigned long long)om_stat_get(lmtp[i].s));
 
 	mail_storage_metrics(out);
+	director_metrics(out); /* nothing unless role = director */
 }
 
 /* --- HTTP --- */

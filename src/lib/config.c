@@ -61,6 +61,11 @@ static const struct cfg_key cfg_keys[] = {
 	K(index_flush_interval, CFG_DURATION),
 	K(mail_compress, CFG_COMPRESS),
 	K(director_backends, CFG_STR),
+	K(director_probe_interval, CFG_DURATION),
+	K(director_drain_grace, CFG_DURATION),
+	K(director_auth, CFG_STR),
+	K(director_master_user, CFG_STR),
+	K(director_master_password, CFG_STR),
 	K(ssl_cert, CFG_STR),
 	K(ssl_key, CFG_STR),
 	K(ssl_required, CFG_BOOL),
@@ -136,6 +141,10 @@ void config_defaults(struct om_config *cfg)
 	cfg->imap_idle_timeout = 1800;
 	cfg->login_timeout = 60;
 	cfg->max_connections_per_ip = 0;
+	cfg->director_probe_interval = 2;
+	cfg->director_drain_grace = 30;
+	free(cfg->director_auth);
+	cfg->director_auth = om_strdup("local");
 }
 
 void config_free(struct om_config *cfg)
@@ -529,6 +538,11 @@ static bool config_check(const struct om_config *cfg, struct buf *why)
 			buf_append_str(why, "passdb is required");
 			return false;
 		}
+	}
+	if (strcmp(cfg->director_auth, "local") != 0 &&
+	    strcmp(cfg->director_auth, "passthrough") != 0) {
+		buf_append_str(why, "director_auth must be local or passthrough");
+		return false;
 	}
 	return true;
 }

@@ -46,6 +46,13 @@ struct om_config {
 	unsigned imap_idle_timeout; /* seconds without traffic after login, default 30m */
 	unsigned login_timeout;     /* seconds to log in, default 60s */
 	unsigned max_connections_per_ip; /* 0 = unlimited */
+
+	/* director (doc/director.md) */
+	unsigned director_probe_interval; /* seconds between backend probes, default 2 */
+	unsigned director_drain_grace;    /* seconds before sessions on a drained backend close, default 30 */
+	char *director_auth;              /* "local" (passdb at the director) | "passthrough" */
+	char *director_master_user;       /* "" = log in to backends with the user's credentials */
+	char *director_master_password;
 };
 
 /* Load FILE into cfg (defaults first). On error returns -1 and writes

@@ -120,6 +120,21 @@ void conn_write(struct conn *c, const void *data, size_t len)
 	pthread_mutex_unlock(&c->mu);
 }
 
+void conn_write_buffer(struct conn *c, struct evbuffer *data)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->bev != NULL && !c->error)
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), data);
+	else
+		evbuffer_drain(data, evbuffer_get_length(data));
+	pthread_mutex_unlock(&c->mu);
+}
+
+struct event_base *conn_event_base(struct conn *c)
+{
+	return c->loop->base;
+}
+
 void conn_write_str(struct conn *c, const char *s)
 {
 	conn_write(c, s, strlen(s));
@@ -400,6 +415,11 @@ static size_t conn_pending_output(struct conn *c)
 	if (under != NULL)
 		n += evbuffer_get_length(bufferevent_get_output(under));
 	return n;
+}
+
+size_t conn_output_pending(struct conn *c)
+{
+	return c->bev != NULL ? conn_pending_output(c) : 0;
 }
 
 static void conn_flush_check(struct conn *c)

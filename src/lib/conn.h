@@ -17,6 +17,7 @@
 #include "lib/config.h"
 
 struct evbuffer;
+struct event_base;
 struct conn;
 struct server;
 
@@ -56,6 +57,15 @@ void conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(pri
  * Job thread only (never the loop thread). 0, or -OM_EIO if the connection
  * failed meanwhile (stop writing). */
 int conn_wait_output(struct conn *c, size_t max_pending);
+/* Proxying (src/director): move every byte of data to the output without
+ * copying (evbuffer_add_buffer). Any thread. */
+void conn_write_buffer(struct conn *c, struct evbuffer *data);
+/* Bytes queued for output and not yet sent (TLS filter included). Loop
+ * thread. */
+size_t conn_output_pending(struct conn *c);
+/* The libevent base of the conn's loop, for sockets the protocol opens
+ * itself (a director's backend connection); use them on the loop thread. */
+struct event_base *conn_event_base(struct conn *c);
 /* Close once queued output is flushed (bounded wait). Any thread.
  * Input is no longer delivered after this. */
 void conn_close(struct conn *c);
