@@ -21,6 +21,7 @@
 #include "lib/om-error.h"
 #include "objstore/objstore.h"
 #include "storage/mail-storage.h"
+#include "storage/obox/obox.h"
 
 static char tmpdir[256];
 static struct om_config cfg;
@@ -449,6 +450,57 @@ static void test_lease(void **state)
 	buf_free(&key);
 }
 
+static void woke(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static void test_lease_lost(void **state)
+{
+	(void)state;
+	mail_storage_shutdown();
+	obox_set_lease_ttl(3);
+	struct mail_user *u = open_user("ivan");
+	append(u, "INBOX", "Subject: a\n\nb\n", 0, NULL);
+	int woken = 0;
+	struct mail_watch *w = mail_user_watch(u, NULL, woke, &woken);
+	/* another backend takes the lease from under us (as if ours had
+	 * expired): the next renewal notices */
+	char host[256];
+	gethostname(host, sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	struct buf key = BUF_INIT, owner = BUF_INIT;
+	user_prefix("ivan", &key);
+	buf_append_str(&key, "lease");
+	buf_printf(&owner, "%s:%s/cache", host, tmpdir);
+	assert_int_equal(objstore_unlock(direct, key.data, owner.data), 0);
+	assert_int_equal(objstore_lock(direct, key.data, "thief:1:x", 60), 0);
+	for (int i = 0; i < 50 && woken == 0; i++)
+		usleep(100 * 1000);
+	assert_true(woken > 0);
+	const char body[] = "Subject: x\n\ny\n";
+	struct mail_save save = { .data = body, .len = strlen(body) };
+	uint32_t uidv, uid;
+	assert_int_equal(mailbox_append(u, "INBOX", &save, &uidv, &uid), -OM_ETEMP);
+	struct mailbox_status st;
+	assert_int_equal(mail_user_mailbox_status(u, "INBOX", &st), -OM_ETEMP);
+	assert_int_equal(count_keys("ivan", "m/"), 1);
+	mail_user_unwatch(w);
+	mail_user_unref(u);
+	/* the instance is dead; a new open waits for the thief to let go */
+	mail_storage_shutdown();
+	assert_int_equal(mail_user_open(&cfg, "ivan", NULL, &u), -OM_ETEMP);
+	assert_int_equal(objstore_unlock(direct, key.data, "thief:1:x"), 0);
+	u = open_user("ivan");
+	assert_int_equal(mail_user_mailbox_status(u, "INBOX", &st), 0);
+	assert_int_equal(st.messages, 1);
+	mail_user_unref(u);
+	mail_storage_shutdown();
+	obox_set_lease_ttl(OBOX_LEASE_TTL);
+	buf_free(&key);
+	buf_free(&owner);
+}
+
 static void ctl_write(const char *what)
 {
 	sh("echo %s > '%s/ctl'", what, tmpdir);
@@ -557,6 +609,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_object_without_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_shares_objects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails_when_store_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compress, setup, teardown),

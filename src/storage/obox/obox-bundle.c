@@ -564,8 +564,11 @@ static int index_load(struct obox_user *ou, bool force_rebuild)
 		ou->log_n = n;
 		/* a fresh bundle makes the next open cheap */
 		ou->dirty = store_any;
-		log_info("obox %s: index rebuilt from the store (bundle %llu, %u logs)", user->name,
-			 (unsigned long long)seq, n);
+		if (store_any)
+			log_info("obox %s: index rebuilt from the store (bundle %llu, %u logs)",
+				 user->name, (unsigned long long)seq, n);
+		else
+			log_debug("obox %s: no index data in the store: a new user", user->name);
 	} else {
 		ou->seq = st_seq;
 		ou->log_n = st_n;

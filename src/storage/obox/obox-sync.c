@@ -41,6 +41,18 @@ static size_t g_n_closing;
 static char g_owner[600];
 static int g_dir_lock_fd = -1;
 static atomic_uint_fast64_t g_counters[OBOX_C_COUNT];
+static unsigned g_lease_ttl = OBOX_LEASE_TTL;
+
+void obox_set_lease_ttl(unsigned seconds)
+{
+	g_lease_ttl = seconds >= 3 ? seconds : 3;
+}
+
+/* writes stop this long before an unrenewed lease would end */
+static time_t lease_margin(void)
+{
+	return (time_t)(g_lease_ttl * OBOX_LEASE_MARGIN / OBOX_LEASE_TTL);
+}
 
 time_t obox_now(void)
 {
@@ -184,7 +196,7 @@ int obox_lease_take(struct obox_user *ou)
 	struct buf key = BUF_INIT;
 	lease_key(ou, &key);
 	time_t t0 = obox_now();
-	int ret = objstore_lock(g_store, key.data, g_owner, OBOX_LEASE_TTL);
+	int ret = objstore_lock(g_store, key.data, g_owner, g_lease_ttl);
 	if (ret == -OM_EEXISTS) {
 		mail_user_set_error(&ou->user, "served by another backend now (its lease is held)");
 	} else if (ret < 0) {
@@ -193,7 +205,7 @@ int obox_lease_take(struct obox_user *ou)
 		pthread_mutex_lock(&ou->olock);
 		ou->lease_taken = true;
 		ou->lease_lost = false;
-		ou->lease_until = t0 + OBOX_LEASE_TTL;
+		ou->lease_until = t0 + (time_t)g_lease_ttl;
 		ou->lease_renewed = t0;
 		pthread_mutex_unlock(&ou->olock);
 	}
@@ -219,7 +231,7 @@ int obox_writable(struct obox_user *ou)
 {
 	pthread_mutex_lock(&ou->olock);
 	bool lost = ou->lease_lost;
-	bool expiring = obox_now() + OBOX_LEASE_MARGIN >= ou->lease_until;
+	bool expiring = obox_now() + lease_margin() >= ou->lease_until;
 	pthread_mutex_unlock(&ou->olock);
 	if (lost)
 		mail_user_set_error(&ou->user, "the user's lease was lost to another backend");
@@ -245,14 +257,14 @@ static void lease_lost(struct obox_user *ou, const char *why)
 static void lease_renew(struct obox_user *ou, time_t now)
 {
 	pthread_mutex_lock(&ou->olock);
-	bool due = ou->lease_taken && !ou->lease_lost && now - ou->lease_renewed >= OBOX_LEASE_TTL / 3;
+	bool due = ou->lease_taken && !ou->lease_lost && now - ou->lease_renewed >= (time_t)g_lease_ttl / 3;
 	bool expired = now >= ou->lease_until;
 	pthread_mutex_unlock(&ou->olock);
 	if (!due)
 		return;
 	struct buf key = BUF_INIT;
 	lease_key(ou, &key);
-	int ret = objstore_lock(g_store, key.data, g_owner, OBOX_LEASE_TTL);
+	int ret = objstore_lock(g_store, key.data, g_owner, g_lease_ttl);
 	buf_free(&key);
 	if (ret == -OM_EEXISTS) {
 		lease_lost(ou, "another backend holds it");
@@ -279,7 +291,7 @@ static void lease_renew(struct obox_user *ou, time_t now)
 		log_info("obox %s: lease renewed after the store came back", ou->user.name);
 	}
 	pthread_mutex_lock(&ou->olock);
-	ou->lease_until = now + OBOX_LEASE_TTL;
+	ou->lease_until = now + (time_t)g_lease_ttl;
 	ou->lease_renewed = now;
 	pthread_mutex_unlock(&ou->olock);
 }
@@ -423,7 +435,7 @@ static void user_tick(struct obox_user *ou, time_t now)
 	bool last = mail_user_refs(&ou->user) <= 2; /* the keeper's and ours */
 
 	pthread_mutex_lock(&ou->olock);
-	bool leased = obox_now() + OBOX_LEASE_MARGIN < ou->lease_until;
+	bool leased = obox_now() + lease_margin() < ou->lease_until;
 	pthread_mutex_unlock(&ou->olock);
 	if (!lost && leased) {
 		if (bundle_due || (last && idle && dirty && now >= ou->bundle_retry_at))

@@ -81,6 +81,8 @@ int obox_lease_take(struct obox_user *ou);
 void obox_lease_release(struct obox_user *ou);
 /* 0 if the user may be written now, else -OM_ETEMP (lease lost/expiring). */
 int obox_writable(struct obox_user *ou);
+/* Tests: a shorter lease (renewed every ttl/3). */
+void obox_set_lease_ttl(unsigned seconds);
 /* Register an opened user with the flusher (which takes a reference). */
 void obox_user_register(struct obox_user *ou);
 void obox_user_unregister(struct obox_user *ou);
