@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "imap/imap-condstore.h"
 #include "imap/imap-session-private.h"
 #include "lib/log.h"
 #include "lib/om-error.h"
@@ -559,7 +560,7 @@ void cmd_status(struct imap_session *s, struct imap_command *cmd)
 		if (!imap_arg_get_atom(&items->list[i], &a) ||
 		    !(om_str_ieq(a, "MESSAGES") || om_str_ieq(a, "RECENT") ||
 		      om_str_ieq(a, "UIDNEXT") || om_str_ieq(a, "UIDVALIDITY") ||
-		      om_str_ieq(a, "UNSEEN"))) {
+		      om_str_ieq(a, "UNSEEN") || om_str_ieq(a, "HIGHESTMODSEQ"))) {
 			imap_cmd_bad(s, "Unknown STATUS item.");
 			return;
 		}
@@ -572,6 +573,7 @@ void cmd_status(struct imap_session *s, struct imap_command *cmd)
 		imap_cmd_storage_error(s, ret, "STATUS");
 		goto out;
 	}
+	bool want_modseq = false;
 	buf_append_str(&line, "STATUS ");
 	imap_write_mailbox(&line, buf_cstr(&name));
 	buf_append_str(&line, " (");
@@ -587,11 +589,18 @@ void cmd_status(struct imap_session *s, struct imap_command *cmd)
 			buf_printf(&line, "UIDNEXT %u", st.uidnext);
 		else if (om_str_ieq(a, "UIDVALIDITY"))
 			buf_printf(&line, "UIDVALIDITY %u", st.uidvalidity);
-		else
+		else if (om_str_ieq(a, "HIGHESTMODSEQ")) {
+			/* RFC 7162 3.1.8; a CONDSTORE-enabling command */
+			buf_printf(&line, "HIGHESTMODSEQ %llu",
+				   (unsigned long long)st.highest_modseq);
+			want_modseq = true;
+		} else
 			buf_printf(&line, "UNSEEN %u", st.unseen);
 	}
 	buf_append_c(&line, ')');
 	imap_send(s, "%s", buf_cstr(&line));
+	if (want_modseq)
+		imap_condstore_enable(s);
 	imap_cmd_ok(s, "Status completed.");
 out:
 	buf_free(&name);

@@ -83,8 +83,9 @@ bool esearch_parse_return(const struct imap_arg *args, size_t n_args,
 			return false;
 		}
 	}
-	/* RFC 4731 3.1: RETURN () means ALL */
-	if ((opts->ret & ~(unsigned)ESEARCH_CONTEXT) == 0)
+	/* RFC 4731 3.1: RETURN () means ALL; so does UPDATE alone (RFC 5267
+	 * 4.2 examples) */
+	if ((opts->ret & ~(unsigned)(ESEARCH_CONTEXT | ESEARCH_UPDATE)) == 0)
 		opts->ret |= ESEARCH_ALL;
 	return true;
 }

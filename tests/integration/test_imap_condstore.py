@@ -336,3 +336,19 @@ def test_closed_on_reselect(mbox):
     assert not any(b"[CLOSED]" in x for x in u), u
     u, _ = r.ok("EXAMINE INBOX")
     assert u[0] == b"* OK [CLOSED] Previous mailbox closed.", u
+
+
+def test_status_highestmodseq(mbox):
+    """RFC 7162 3.1.8: STATUS (HIGHESTMODSEQ), which moves with changes."""
+    _, r = mbox
+    u, _ = r.ok("STATUS INBOX (MESSAGES HIGHESTMODSEQ)")
+    m = re.search(rb"HIGHESTMODSEQ (\d+)", u[0])
+    assert m and b"MESSAGES 5" in u[0], u
+    h1 = int(m.group(1))
+    r.ok("SELECT INBOX")
+    r.ok("STORE 1 +FLAGS (\\Seen)")
+    hms = highestmodseq(r.ok("EXAMINE INBOX")[0])  # STATUS enabled CONDSTORE
+    assert hms is not None and hms > h1
+    r.ok("UNSELECT")
+    u, _ = r.ok("STATUS INBOX (HIGHESTMODSEQ)")
+    assert len(u) == 1 and u[0].endswith(b" (HIGHESTMODSEQ %d)" % hms), u
