@@ -353,7 +353,8 @@ static void obox_user_deinit(struct mail_user *user)
 	struct obox_user *ou = obox_user(user);
 	if (ou->listed)
 		obox_user_unregister(ou);
-	obox_closing_set(user->name, true);
+	if (!ou->closing_marked)
+		obox_closing_set(user->name, true);
 	bool clean = true;
 	if (user->index != NULL) {
 		pthread_mutex_lock(&ou->flush_lock);

@@ -391,12 +391,22 @@ static bool user_close_if_idle(struct obox_user *ou)
 	mail_user_unref(&ou->user); /* the caller's; the keeper's is still counted */
 	if (!mine)
 		return false;
-	if (mail_user_unref_if_last(&ou->user))
-		return true;
-	pthread_mutex_lock(&glock);
-	ou->keeper = true;
-	pthread_mutex_unlock(&glock);
-	return false;
+	/* Marked closing before it leaves the registry: a new instance opened
+	 * right after must wait for this one's final upload and lease release
+	 * (same owner name), not run alongside it. */
+	char *name = om_strdup(ou->user.name);
+	obox_closing_set(name, true);
+	ou->closing_marked = true;
+	bool closed = mail_user_unref_if_last(&ou->user);
+	if (!closed) {
+		ou->closing_marked = false;
+		obox_closing_set(name, false);
+		pthread_mutex_lock(&glock);
+		ou->keeper = true;
+		pthread_mutex_unlock(&glock);
+	}
+	free(name);
+	return closed;
 }
 
 /* Upload what is pending (and a bundle if dirty and `bundle`). */

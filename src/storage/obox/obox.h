@@ -44,6 +44,7 @@ struct obox_user {
 	bool listed;                    /* in the open list */
 	bool keeper;                    /* the flusher holds a reference (global lock) */
 	bool lease_taken;
+	bool closing_marked;            /* the closer marked it closing already */
 
 	pthread_mutex_t flush_lock;     /* one uploader at a time; before user->lock */
 	pthread_mutex_t olock;          /* the fields below; innermost lock */
