@@ -345,6 +345,11 @@ out:
 		mail_user_set_error(user, "opening the user failed: %s", om_strerror(ret));
 	if (ret < 0 && ret != -OM_EINVAL)
 		ret = -OM_ETEMP;
+	if (ret < 0) {
+		/* closing from now on (deinit follows): see user_close_if_idle */
+		obox_closing_set(user->name, true);
+		ou->closing_marked = true;
+	}
 	return ret;
 }
 
