@@ -1,13 +1,15 @@
 /* Listing a file: store: a directory walk in key byte order. Each directory
  * is read whole and sorted as its keys would sort: a subdirectory "a" sorts
  * as "a/", so that "a.c" (0x2e) comes before "a/b" (0x2f). A prefix that
- * names a directory ("u/ab/user/m/") starts the walk there. */
+ * names a directory ("u/ab/user/m/") starts the walk there. Temp files of
+ * puts that crashed are removed on the way. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -19,6 +21,7 @@ int objstore_file_list(struct objstore *store, const char *prefix,
 int objstore_file_root_fd(const struct objstore *store);
 
 #define DIR_ENTRIES_MAX 10000000
+#define STALE_TMP_SECS 3600
 
 struct entry {
 	char *name;
@@ -80,10 +83,18 @@ static int read_dir(struct walk *w, const char *name_prefix, struct entry **entr
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
+		struct stat st;
+		if (strncmp(name, ".om.tmp.", 8) == 0) {
+			/* A put's temp file lives for milliseconds; one this old
+			 * was left by a crash. */
+			if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+			    st.st_mtime < time(NULL) - STALE_TMP_SECS && unlinkat(fd, name, 0) == 0)
+				log_info("objstore file: removed stale %s%s", w->key.data, name);
+			continue;
+		}
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
 		    strncmp(name, ".om.", 4) == 0 || strncmp(name, name_prefix, plen) != 0)
 			continue;
-		struct stat st;
 		if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* deleted meanwhile */
 		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))

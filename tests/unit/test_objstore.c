@@ -617,6 +617,22 @@ static void test_file_layout(void **state)
 	assert_int_equal(ost.size, 7);
 	assert_true(ost.etag[0] != '\0');
 	assert_int_equal(objstore_put(s, "hand", "v2", 2, NULL, OBJSTORE_PUT_IF_MATCH, ost.etag, NULL), 0);
+	/* list removes temp files a crash left behind (old ones only) */
+	buf_reset(&path);
+	buf_printf(&path, "%s/layout/u/ab/user/m/.om.tmp.1.1.1", g_dir);
+	write_file(path.data, "crash");
+	struct timespec old_times[2] = { { time(NULL) - 7200, 0 }, { time(NULL) - 7200, 0 } };
+	assert_int_equal(utimensat(AT_FDCWD, path.data, old_times, 0), 0);
+	struct buf fresh = BUF_INIT;
+	buf_printf(&fresh, "%s/layout/u/ab/user/m/.om.tmp.2.2.2", g_dir);
+	write_file(fresh.data, "in flight");
+	int n = 0;
+	assert_int_equal(objstore_list(s, "u/", count_cb, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(access(path.data, F_OK), -1);
+	assert_int_equal(access(fresh.data, F_OK), 0);
+	unlink(fresh.data);
+	buf_free(&fresh);
 	buf_free(&path);
 	objstore_close(s);
 }
