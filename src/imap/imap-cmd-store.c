@@ -273,7 +273,8 @@ void cmd_store(struct imap_session *s, struct imap_command *cmd)
 			if (!flags_changed && !(s->enabled_condstore && m->modseq != old[i].modseq))
 				continue;
 			buf_printf(out, "* %ld FETCH (", old[i].idx + 1);
-			if (s->cmd_uid)
+			/* QRESYNC clients match FETCH responses by UID */
+			if (s->cmd_uid || s->enabled_qresync)
 				buf_printf(out, "UID %u ", m->uid);
 			if (!silent) {
 				buf_append_str(out, "FLAGS ");
@@ -475,5 +476,10 @@ void cmd_expunge(struct imap_session *s, struct imap_command *cmd)
 			log_warn("EXPUNGE: sync failed: %s", om_strerror(-ret));
 	}
 	free(uids);
-	imap_cmd_ok(s, "Expunge completed.");
+	if (s->enabled_condstore)
+		/* RFC 7162 3.1.10: the modseq the expunge moved the mailbox to */
+		imap_cmd_ok(s, "[HIGHESTMODSEQ %llu] Expunge completed.",
+			    (unsigned long long)s->view.highest_modseq);
+	else
+		imap_cmd_ok(s, "Expunge completed.");
 }

@@ -148,9 +148,10 @@ def test_store_bumps_modseq_and_highestmodseq(mbox):
     r.ok("STORE 5 +FLAGS.SILENT (\\Deleted)")
     hms2 = highestmodseq(r.ok("EXAMINE INBOX")[0])
     r.ok("SELECT INBOX")
-    r.ok("EXPUNGE")
+    _, t = r.ok("EXPUNGE")
     hms3 = highestmodseq(r.ok("EXAMINE INBOX")[0])
     assert hms3 > hms2 > hms1
+    assert int(resp_code(t, "HIGHESTMODSEQ")) == hms3, t
 
 
 def test_fetch_changedsince(mbox):
