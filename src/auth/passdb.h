@@ -17,6 +17,10 @@ struct passdb_user {
 	char *home;     /* may be NULL */
 	uint64_t quota; /* bytes; 0 = use the config default */
 	bool quota_set;
+	/* message-count limit (quota_messages=N, quota_rule=*:messages=N);
+	 * 0 = use the config default */
+	uint64_t quota_messages;
+	bool quota_messages_set;
 };
 
 struct passdb_ops {

@@ -33,6 +33,8 @@ struct pf_entry {
 	char *home;     /* NULL if none */
 	uint64_t quota;
 	bool quota_set;
+	uint64_t quota_messages;
+	bool quota_messages_set;
 	unsigned line;
 };
 
@@ -90,6 +92,25 @@ static bool pf_valid_user(const char *s, size_t len)
 	return true;
 }
 
+/* "*:messages=N" (alone or as a further ":"-separated limit of a root
+ * rule, "*:storage=1G:messages=1000"): the message-count part, if any. */
+static bool parse_quota_rule_messages(const char *v, uint64_t *count_r)
+{
+	if (strncmp(v, "*:", 2) != 0)
+		return false;
+	for (const char *p = strstr(v, "messages="); p != NULL; p = strstr(p + 1, "messages=")) {
+		if (p[-1] != ':')
+			continue;
+		p += 9;
+		size_t digits = strspn(p, "0123456789");
+		if (digits == 0 || digits > 12 || (p[digits] != '\0' && p[digits] != ':'))
+			return false;
+		*count_r = strtoull(p, NULL, 10);
+		return true;
+	}
+	return false;
+}
+
 /* "*:storage=2G" / "*:bytes=123": only the root ("*") rule matters here.
  * Dovecot reads a bare storage number as kilobytes, bytes= as bytes. */
 static bool parse_quota_rule(const char *v, uint64_t *quota_r)
@@ -97,24 +118,32 @@ static bool parse_quota_rule(const char *v, uint64_t *quota_r)
 	if (strncmp(v, "*:", 2) != 0)
 		return false;
 	v += 2;
-	bool kilobytes;
+	char *cut = NULL;
+	const char *colon = strchr(v, ':');
+	if (colon != NULL) {
+		/* further limits (messages=) are read by parse_quota_rule_messages */
+		cut = om_strndup(v, (size_t)(colon - v));
+		v = cut;
+	}
+	bool ok = false, kilobytes = false;
 	if (strncmp(v, "storage=", 8) == 0) {
 		v += 8;
 		kilobytes = true;
+		ok = true;
 	} else if (strncmp(v, "bytes=", 6) == 0) {
 		v += 6;
-		kilobytes = false;
-	} else {
-		return false;
+		ok = true;
 	}
-	size_t digits = strspn(v, "0123456789");
-	uint64_t q;
-	if (!config_parse_size(v, &q))
-		return false;
-	if (kilobytes && v[digits] == '\0' && __builtin_mul_overflow(q, 1024, &q))
-		return false;
-	*quota_r = q;
-	return true;
+	uint64_t q = 0;
+	if (ok) {
+		size_t digits = strspn(v, "0123456789");
+		ok = config_parse_size(v, &q) &&
+		     !(kilobytes && v[digits] == '\0' && __builtin_mul_overflow(q, 1024, &q));
+	}
+	if (ok)
+		*quota_r = q;
+	free(cut);
+	return ok;
 }
 
 static void parse_extra_fields(struct pf_entry *e, char *extra, const char *path)
@@ -138,11 +167,26 @@ static void parse_extra_fields(struct pf_entry *e, char *extra, const char *path
 				log_warn("%s:%u: user %s: bad quota '%s' ignored",
 					 path, e->line, e->user, val);
 			}
-		} else if (strcmp(key, "quota_rule") == 0) {
+		} else if (strcmp(key, "quota_messages") == 0) {
+			size_t digits = strspn(val, "0123456789");
+			if (digits > 0 && digits <= 12 && val[digits] == '\0') {
+				e->quota_messages = strtoull(val, NULL, 10);
+				e->quota_messages_set = true;
+			} else {
+				log_warn("%s:%u: user %s: bad quota_messages '%s' ignored",
+					 path, e->line, e->user, val);
+			}
+		} else if (strcmp(key, "quota_rule") == 0 || strcmp(key, "quota_rule2") == 0) {
+			bool any = false;
+			if (parse_quota_rule_messages(val, &q)) {
+				e->quota_messages = q;
+				e->quota_messages_set = true;
+				any = true;
+			}
 			if (parse_quota_rule(val, &q)) {
 				e->quota = q;
 				e->quota_set = true;
-			} else {
+			} else if (!any) {
 				log_warn("%s:%u: user %s: quota_rule '%s' not understood, ignored",
 					 path, e->line, e->user, val);
 			}
@@ -393,6 +437,8 @@ static int pf_lookup(struct passdb *db, const char *user, struct passdb_user *us
 		user_r->home = e->home != NULL ? om_strdup(e->home) : NULL;
 		user_r->quota = e->quota;
 		user_r->quota_set = e->quota_set;
+		user_r->quota_messages = e->quota_messages;
+		user_r->quota_messages_set = e->quota_messages_set;
 		ret = 0;
 	}
 	pthread_rwlock_unlock(&pf->lock);

@@ -11,6 +11,9 @@
 
 /* cmd-director.c */
 int cmd_director(struct cli_ctx *ctx, int argc, char **argv);
+/* cmd-quota.c */
+int cmd_quota_get(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_quota_recalc(struct cli_ctx *ctx, int argc, char **argv);
 
 static const struct cli_cmd cli_commands[] = {
 	{ "config", "", "print the effective configuration, defaults included", cmd_config },
@@ -24,6 +27,9 @@ static const struct cli_cmd cli_commands[] = {
 	{ "cache stats", "[--json]", "live: object store and fscache counters", cmd_cache_stats },
 	{ "lease", "USER", "live: who holds USER's lease", cmd_lease },
 	{ "force-resync", "USER", "offline: rebuild USER's index from the store", cmd_force_resync },
+	{ "quota get", "USER [--json]", "USER's storage and message quota: used and limits",
+	  cmd_quota_get },
+	{ "quota recalc", "USER", "offline: recount USER's usage from the mailboxes", cmd_quota_recalc },
 	{ "who", "[--json]", "live: logged-in IMAP sessions", cmd_who },
 	{ "kick", "USER", "live: disconnect USER's IMAP sessions", cmd_kick },
 	{ "stats", "", "live: the daemon's metrics (Prometheus text)", cmd_stats },

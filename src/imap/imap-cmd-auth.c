@@ -1,4 +1,5 @@
-/* CAPABILITY NOOP LOGOUT ID ENABLE NAMESPACE LOGIN AUTHENTICATE STARTTLS */
+/* CAPABILITY NOOP LOGOUT ID ENABLE NAMESPACE LOGIN AUTHENTICATE STARTTLS
+ * COMPRESS */
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,12 @@ void cmd_enable(struct imap_session *s, struct imap_command *cmd)
 			s->enabled_qresync = true;
 			s->enabled_condstore = true;
 			buf_append_str(&line, " QRESYNC");
+		} else if (om_str_ieq(atom, "UTF8=ACCEPT") && !s->enabled_utf8) {
+			s->enabled_utf8 = true;
+			buf_append_str(&line, " UTF8=ACCEPT");
+		} else if (om_str_ieq(atom, "IMAP4rev2") && !s->enabled_rev2) {
+			s->enabled_rev2 = true;
+			buf_append_str(&line, " IMAP4rev2");
 		}
 	}
 	imap_send(s, "%s", buf_cstr(&line));
@@ -297,6 +304,32 @@ void cmd_authenticate(struct imap_session *s, struct imap_command *cmd)
 	}
 	imap_send_raw(s, "+ \r\n", 4);
 	imap_session_want_line(s, IMAP_LINE_AUTH, auth_plain_line);
+}
+
+void cmd_compress(struct imap_session *s, struct imap_command *cmd)
+{
+	const char *alg;
+
+	if (cmd->n_args != 1 || !imap_arg_get_atom(&cmd->args[0], &alg)) {
+		imap_cmd_bad(s, "COMPRESS needs one algorithm name.");
+		return;
+	}
+	if (!om_str_ieq(alg, "DEFLATE")) {
+		imap_cmd_bad(s, "Unknown compression algorithm.");
+		return;
+	}
+	if (s->compress_active) {
+		imap_cmd_no(s, "[COMPRESSIONACTIVE] DEFLATE is already active.");
+		return;
+	}
+	if (s->conn == NULL) {
+		imap_cmd_no(s, "[CANNOT] No connection to compress.");
+		return;
+	}
+	/* the filter goes in after this reply is queued (RFC 4978 3) */
+	s->compress_active = true;
+	s->priv->compress_after = true;
+	imap_cmd_ok(s, "DEFLATE active");
 }
 
 void cmd_starttls(struct imap_session *s, struct imap_command *cmd)

@@ -28,12 +28,60 @@ static void strip_trailing_sep(struct buf *name)
 
 /* --- CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE --- */
 
+static const struct {
+	unsigned bit;
+	const char *name;
+} special_uses[] = {
+	{ MBOX_SPECIAL_ALL, "\\All" },         { MBOX_SPECIAL_ARCHIVE, "\\Archive" },
+	{ MBOX_SPECIAL_DRAFTS, "\\Drafts" },   { MBOX_SPECIAL_FLAGGED, "\\Flagged" },
+	{ MBOX_SPECIAL_JUNK, "\\Junk" },       { MBOX_SPECIAL_SENT, "\\Sent" },
+	{ MBOX_SPECIAL_TRASH, "\\Trash" },
+};
+
+/* CREATE's "(USE (\Sent))" (RFC 6154 3): false with the reply set. The
+ * storage keeps one special use per mailbox. */
+static bool parse_create_use(struct imap_session *s, const struct imap_arg *arg,
+			     unsigned *special_r)
+{
+	const char *a;
+
+	if (arg->type != IMAP_ARG_LIST || arg->list_count != 2 ||
+	    !imap_arg_get_atom(&arg->list[0], &a) || !om_str_ieq(a, "USE") ||
+	    arg->list[1].type != IMAP_ARG_LIST) {
+		imap_cmd_bad(s, "Invalid CREATE parameters.");
+		return false;
+	}
+	const struct imap_arg *uses = &arg->list[1];
+	for (size_t i = 0; i < uses->list_count; i++) {
+		size_t k, n = sizeof(special_uses) / sizeof(special_uses[0]);
+		if (!imap_arg_get_atom(&uses->list[i], &a)) {
+			imap_cmd_bad(s, "Invalid USE attribute.");
+			return false;
+		}
+		for (k = 0; k < n && !om_str_ieq(a, special_uses[k].name); k++)
+			;
+		if (k == n) {
+			imap_cmd_no(s, "[USEATTR] Unsupported special-use attribute.");
+			return false;
+		}
+		if (*special_r != 0 && *special_r != special_uses[k].bit) {
+			imap_cmd_no(s, "[USEATTR] Only one special use per mailbox.");
+			return false;
+		}
+		*special_r = special_uses[k].bit;
+	}
+	return true;
+}
+
 void cmd_create(struct imap_session *s, struct imap_command *cmd)
 {
 	struct buf name = BUF_INIT;
 	int ret;
 
-	if (cmd->n_args != 1) {
+	unsigned special = 0;
+	if (cmd->n_args == 2 && !parse_create_use(s, &cmd->args[1], &special))
+		return;
+	if (cmd->n_args != 1 && cmd->n_args != 2) {
 		imap_cmd_bad(s, "CREATE needs one mailbox name.");
 		return;
 	}
@@ -48,7 +96,7 @@ void cmd_create(struct imap_session *s, struct imap_command *cmd)
 		imap_cmd_no(s, "[ALREADYEXISTS] INBOX already exists.");
 		goto out;
 	}
-	ret = mail_user_create_mailbox(s->user, buf_cstr(&name), 0);
+	ret = mail_user_create_mailbox(s->user, buf_cstr(&name), special);
 	if (ret < 0)
 		imap_cmd_storage_error(s, ret, "CREATE");
 	else
@@ -171,16 +219,20 @@ struct pattern {
 
 /* reference + pattern (mUTF-7) -> UTF-8 pattern, runs of wildcards
  * collapsed, "inbox" prefix upper-cased. false: invalid. */
-static bool pattern_make(const char *ref, size_t ref_len, const char *pat, size_t pat_len,
-			 struct pattern *out)
+static bool pattern_make(const struct imap_session *s, const char *ref, size_t ref_len,
+			 const char *pat, size_t pat_len, struct pattern *out)
 {
 	struct buf raw = BUF_INIT, utf8 = BUF_INIT;
 	size_t w = 0;
+	/* UTF8=ACCEPT / IMAP4rev2: the pattern is UTF-8 already */
+	bool utf8_names = s->enabled_utf8 || s->enabled_rev2;
 
 	buf_append(&raw, ref, ref_len);
 	buf_append(&raw, pat, pat_len);
+	if (utf8_names && raw.len <= MAX_PATTERN)
+		buf_append(&utf8, buf_cstr(&raw), raw.len);
 	if (raw.len > MAX_PATTERN || memchr(buf_cstr(&raw), '\0', raw.len) != NULL ||
-	    !mutf7_to_utf8(buf_cstr(&raw), raw.len, &utf8)) {
+	    (!utf8_names && !mutf7_to_utf8(buf_cstr(&raw), raw.len, &utf8))) {
 		buf_free(&raw);
 		buf_free(&utf8);
 		return false;
@@ -244,6 +296,134 @@ static bool match_any(const struct pattern *pats, size_t n, const char *name)
 	return false;
 }
 
+/* --- STATUS items (STATUS and LIST-STATUS) --- */
+
+enum status_item {
+	ST_MESSAGES = 1 << 0,
+	ST_RECENT = 1 << 1,
+	ST_UIDNEXT = 1 << 2,
+	ST_UIDVALIDITY = 1 << 3,
+	ST_UNSEEN = 1 << 4,
+	ST_HIGHESTMODSEQ = 1 << 5,
+	ST_SIZE = 1 << 6,    /* RFC 8438 */
+	ST_DELETED = 1 << 7, /* RFC 9051 */
+};
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} status_items[] = {
+	{ ST_MESSAGES, "MESSAGES" },   { ST_RECENT, "RECENT" },
+	{ ST_UIDNEXT, "UIDNEXT" },     { ST_UIDVALIDITY, "UIDVALIDITY" },
+	{ ST_UNSEEN, "UNSEEN" },       { ST_HIGHESTMODSEQ, "HIGHESTMODSEQ" },
+	{ ST_SIZE, "SIZE" },           { ST_DELETED, "DELETED" },
+};
+#define N_STATUS_ITEMS (sizeof(status_items) / sizeof(status_items[0]))
+
+/* "(MESSAGES UNSEEN ...)" -> items in the order given (bits, no repeats). */
+static bool parse_status_items(const struct imap_arg *list, unsigned *order_r, size_t *n_r)
+{
+	unsigned seen = 0;
+
+	*n_r = 0;
+	if (list->type != IMAP_ARG_LIST || list->list_count == 0)
+		return false;
+	for (size_t i = 0; i < list->list_count; i++) {
+		const char *a;
+		size_t k;
+		if (!imap_arg_get_atom(&list->list[i], &a))
+			return false;
+		for (k = 0; k < N_STATUS_ITEMS && !om_str_ieq(a, status_items[k].name); k++)
+			;
+		if (k == N_STATUS_ITEMS)
+			return false;
+		if ((seen & status_items[k].bit) != 0)
+			continue;
+		seen |= status_items[k].bit;
+		order_r[(*n_r)++] = status_items[k].bit;
+	}
+	return true;
+}
+
+/* \Deleted messages now (DELETED is not in the index's status row). */
+static int count_deleted(struct imap_session *s, const char *name, uint32_t *count_r)
+{
+	struct mailbox *box = NULL;
+	struct mailbox_snapshot *snap = NULL;
+	int ret = mailbox_open(s->user, name, true, &box);
+
+	*count_r = 0;
+	if (ret == 0)
+		ret = mailbox_sync(box, &snap);
+	if (ret == 0) {
+		for (size_t i = 0; i < snap->count; i++) {
+			if ((snap->recs[i].flags & MAIL_DELETED) != 0)
+				(*count_r)++;
+		}
+		mailbox_snapshot_free(snap);
+	}
+	if (box != NULL)
+		mailbox_close(box);
+	return ret;
+}
+
+/* "* STATUS name (...)"; the storage error if the status can't be read. */
+static int send_status(struct imap_session *s, const char *name, const unsigned *items, size_t n)
+{
+	struct mailbox_status st;
+	struct buf line = BUF_INIT;
+	uint32_t deleted = 0;
+	int ret;
+
+	memset(&st, 0, sizeof(st));
+	ret = mail_user_mailbox_status(s->user, name, &st);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (items[i] == ST_DELETED)
+			ret = count_deleted(s, name, &deleted);
+	}
+	if (ret < 0)
+		return ret;
+	buf_append_str(&line, "STATUS ");
+	imap_write_mailbox_s(s, &line, name);
+	buf_append_str(&line, " (");
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			buf_append_c(&line, ' ');
+		switch (items[i]) {
+		case ST_MESSAGES:
+			buf_printf(&line, "MESSAGES %u", st.messages);
+			break;
+		case ST_RECENT:
+			buf_printf(&line, "RECENT %u", s->enabled_rev2 ? 0 : st.recent);
+			break;
+		case ST_UIDNEXT:
+			buf_printf(&line, "UIDNEXT %u", st.uidnext);
+			break;
+		case ST_UIDVALIDITY:
+			buf_printf(&line, "UIDVALIDITY %u", st.uidvalidity);
+			break;
+		case ST_UNSEEN:
+			buf_printf(&line, "UNSEEN %u", st.unseen);
+			break;
+		case ST_HIGHESTMODSEQ:
+			/* RFC 7162 3.1.8; a CONDSTORE-enabling command */
+			buf_printf(&line, "HIGHESTMODSEQ %llu", (unsigned long long)st.highest_modseq);
+			s->enabled_condstore = true;
+			break;
+		case ST_SIZE:
+			buf_printf(&line, "SIZE %llu", (unsigned long long)st.size);
+			break;
+		default:
+			buf_printf(&line, "DELETED %u", deleted);
+			break;
+		}
+	}
+	buf_append_c(&line, ')');
+	imap_send(s, "%s", buf_cstr(&line));
+	buf_free(&line);
+	return 0;
+}
+
 /* --- LIST --- */
 
 enum list_opts {
@@ -254,9 +434,18 @@ enum list_opts {
 	LRET_SUBSCRIBED = 1 << 8,
 	LRET_CHILDREN = 1 << 9,
 	LRET_SPECIAL_USE = 1 << 10,
+	LRET_STATUS = 1 << 11,
 };
 
-static void write_attrs(struct buf *out, unsigned flags, bool show_subscribed)
+struct list_req {
+	unsigned opts;
+	bool extended;
+	unsigned status[N_STATUS_ITEMS]; /* RETURN (STATUS (...)) */
+	size_t n_status;
+};
+
+static void write_attrs(struct buf *out, unsigned flags, bool show_subscribed,
+			bool show_special)
 {
 	static const struct {
 		unsigned bit;
@@ -270,13 +459,6 @@ static void write_attrs(struct buf *out, unsigned flags, bool show_subscribed)
 		{ MBOX_MARKED, "\\Marked" },
 		{ MBOX_UNMARKED, "\\Unmarked" },
 		{ MBOX_SUBSCRIBED, "\\Subscribed" },
-		{ MBOX_SPECIAL_ALL, "\\All" },
-		{ MBOX_SPECIAL_ARCHIVE, "\\Archive" },
-		{ MBOX_SPECIAL_DRAFTS, "\\Drafts" },
-		{ MBOX_SPECIAL_FLAGGED, "\\Flagged" },
-		{ MBOX_SPECIAL_JUNK, "\\Junk" },
-		{ MBOX_SPECIAL_SENT, "\\Sent" },
-		{ MBOX_SPECIAL_TRASH, "\\Trash" },
 	};
 	size_t start = out->len;
 
@@ -292,6 +474,13 @@ static void write_attrs(struct buf *out, unsigned flags, bool show_subscribed)
 			buf_append_c(out, ' ');
 		buf_append_str(out, attrs[i].name);
 	}
+	for (size_t i = 0; show_special && i < sizeof(special_uses) / sizeof(special_uses[0]); i++) {
+		if ((flags & special_uses[i].bit) == 0)
+			continue;
+		if (out->len > start + 1)
+			buf_append_c(out, ' ');
+		buf_append_str(out, special_uses[i].name);
+	}
 	buf_append_c(out, ')');
 }
 
@@ -302,36 +491,42 @@ static void send_list_line(struct imap_session *s, const char *verb, unsigned fl
 
 	buf_append_str(&line, verb);
 	buf_append_c(&line, ' ');
-	write_attrs(&line, flags, show_subscribed);
+	write_attrs(&line, flags, show_subscribed, true);
 	buf_append_str(&line, " \"/\" ");
-	imap_write_mailbox(&line, name);
+	imap_write_mailbox_s(s, &line, name);
 	if (childinfo)
 		buf_append_str(&line, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	imap_send(s, "%s", buf_cstr(&line));
 	buf_free(&line);
 }
 
-static bool parse_opt_list(const struct imap_arg *arg, bool ret_opts, unsigned *opts)
+static bool parse_opt_list(const struct imap_arg *arg, bool ret_opts, struct list_req *req)
 {
 	for (size_t i = 0; i < arg->list_count; i++) {
 		const char *a;
 		if (!imap_arg_get_atom(&arg->list[i], &a))
 			return false;
 		if (!ret_opts && om_str_ieq(a, "SUBSCRIBED"))
-			*opts |= LSEL_SUBSCRIBED;
+			req->opts |= LSEL_SUBSCRIBED;
 		else if (!ret_opts && om_str_ieq(a, "RECURSIVEMATCH"))
-			*opts |= LSEL_RECURSIVEMATCH;
+			req->opts |= LSEL_RECURSIVEMATCH;
 		else if (!ret_opts && om_str_ieq(a, "SPECIAL-USE"))
-			*opts |= LSEL_SPECIAL_USE;
+			req->opts |= LSEL_SPECIAL_USE;
 		else if (!ret_opts && om_str_ieq(a, "REMOTE"))
-			*opts |= LSEL_REMOTE;
+			req->opts |= LSEL_REMOTE;
 		else if (ret_opts && om_str_ieq(a, "SUBSCRIBED"))
-			*opts |= LRET_SUBSCRIBED;
+			req->opts |= LRET_SUBSCRIBED;
 		else if (ret_opts && om_str_ieq(a, "CHILDREN"))
-			*opts |= LRET_CHILDREN;
+			req->opts |= LRET_CHILDREN;
 		else if (ret_opts && om_str_ieq(a, "SPECIAL-USE"))
-			*opts |= LRET_SPECIAL_USE;
-		else
+			req->opts |= LRET_SPECIAL_USE;
+		else if (ret_opts && om_str_ieq(a, "STATUS") && i + 1 < arg->list_count &&
+			 (req->opts & LRET_STATUS) == 0) {
+			/* LIST-STATUS (RFC 5819) */
+			if (!parse_status_items(&arg->list[++i], req->status, &req->n_status))
+				return false;
+			req->opts |= LRET_STATUS;
+		} else
 			return false;
 	}
 	return true;
@@ -357,13 +552,65 @@ static bool name_in(char **names, size_t n, const char *name)
 	return false;
 }
 
-static void list_run(struct imap_session *s, unsigned opts, bool extended,
+static bool box_exists(const struct mailbox_info *boxes, size_t n, const char *name)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (strcmp(boxes[k].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void list_one(struct imap_session *s, const struct list_req *req, unsigned flags,
+		     const char *name, bool childinfo)
+{
+	unsigned opts = req->opts;
+	bool show_sub = (opts & (LSEL_SUBSCRIBED | LRET_SUBSCRIBED)) != 0;
+
+	send_list_line(s, "LIST", flags, show_sub, name, childinfo);
+	/* RFC 5819: STATUS follows its LIST line, only for selectable ones */
+	if ((opts & LRET_STATUS) != 0 && (flags & (MBOX_NOSELECT | MBOX_NONEXISTENT)) == 0) {
+		int ret = send_status(s, name, req->status, req->n_status);
+		if (ret < 0)
+			log_debug("imap: LIST-STATUS of %s: %s", name, om_strerror(-ret));
+	}
+}
+
+/* Subscribed names below hierarchy levels that don't exist at all: with
+ * RECURSIVEMATCH their parents are listed as \NonExistent with CHILDINFO. */
+static void list_missing_parents(struct imap_session *s, const struct list_req *req,
+				 const struct pattern *pats, size_t n_pats,
+				 const struct mailbox_info *boxes, size_t n_boxes, char **subs,
+				 size_t n_subs)
+{
+	char **done = NULL;
+	size_t n_done = 0;
+
+	for (size_t i = 0; i < n_subs; i++) {
+		for (char *slash = strchr(subs[i], '/'); slash != NULL;
+		     slash = strchr(slash + 1, '/')) {
+			char *parent = om_strndup(subs[i], (size_t)(slash - subs[i]));
+			if (box_exists(boxes, n_boxes, parent) || name_in(subs, n_subs, parent) ||
+			    name_in(done, n_done, parent) || !match_any(pats, n_pats, parent)) {
+				free(parent);
+				continue;
+			}
+			list_one(s, req, MBOX_NONEXISTENT | MBOX_HASCHILDREN, parent, true);
+			done = om_reallocarray(done, n_done + 1, sizeof(*done));
+			done[n_done++] = parent;
+		}
+	}
+	mail_names_free(done, n_done);
+}
+
+static void list_run(struct imap_session *s, const struct list_req *req,
 		     const struct pattern *pats, size_t n_pats)
 {
 	struct mailbox_info *boxes = NULL;
 	size_t n_boxes = 0, n_subs = 0;
 	char **subs = NULL;
-	bool show_sub = extended && (opts & (LSEL_SUBSCRIBED | LRET_SUBSCRIBED)) != 0;
+	unsigned opts = req->opts;
+	bool recursive = (opts & LSEL_RECURSIVEMATCH) != 0;
 	int ret;
 
 	ret = mail_user_list_mailboxes(s->user, &boxes, &n_boxes);
@@ -380,25 +627,25 @@ static void list_run(struct imap_session *s, unsigned opts, bool extended,
 			continue;
 		if ((opts & LSEL_SPECIAL_USE) != 0 && (mb->flags & MBOX_SPECIAL_MASK) == 0)
 			continue;
-		if ((opts & LSEL_SUBSCRIBED) != 0 && (mb->flags & MBOX_SUBSCRIBED) == 0) {
-			if ((opts & LSEL_RECURSIVEMATCH) == 0 ||
-			    !has_subscribed_child(subs, n_subs, mb->name))
+		if ((opts & LSEL_SUBSCRIBED) != 0) {
+			/* RFC 5258 3: CHILDINFO for a matching name with a
+			 * subscribed descendant, subscribed itself or not */
+			childinfo = recursive && has_subscribed_child(subs, n_subs, mb->name);
+			if ((mb->flags & MBOX_SUBSCRIBED) == 0 && !childinfo)
 				continue;
-			childinfo = true;
 		}
-		send_list_line(s, "LIST", mb->flags, show_sub, mb->name, childinfo);
+		list_one(s, req, mb->flags, mb->name, childinfo);
 	}
-	/* subscribed names that no longer exist */
+	/* subscribed names that no longer exist (only SUBSCRIBED selects them) */
 	for (size_t i = 0; i < n_subs; i++) {
-		bool exists = false;
-		for (size_t k = 0; k < n_boxes && !exists; k++)
-			exists = strcmp(boxes[k].name, subs[i]) == 0;
-		if (exists || !match_any(pats, n_pats, subs[i]) ||
+		if (box_exists(boxes, n_boxes, subs[i]) || !match_any(pats, n_pats, subs[i]) ||
 		    (opts & LSEL_SPECIAL_USE) != 0 || name_in(subs, i, subs[i]))
 			continue;
-		send_list_line(s, "LIST", MBOX_NONEXISTENT | MBOX_SUBSCRIBED, show_sub, subs[i],
-			       false);
+		bool childinfo = recursive && has_subscribed_child(subs, n_subs, subs[i]);
+		list_one(s, req, MBOX_NONEXISTENT | MBOX_SUBSCRIBED, subs[i], childinfo);
 	}
+	if (recursive && (opts & LSEL_SUBSCRIBED) != 0)
+		list_missing_parents(s, req, pats, n_pats, boxes, n_boxes, subs, n_subs);
 	imap_cmd_ok(s, "List completed.");
 out:
 	mailbox_info_free(boxes, n_boxes);
@@ -407,19 +654,19 @@ out:
 
 void cmd_list(struct imap_session *s, struct imap_command *cmd)
 {
-	unsigned opts = 0;
-	bool extended = false;
+	struct list_req req;
 	size_t i = 0, n_pats = 0;
 	const char *ref, *pat;
 	size_t ref_len, pat_len;
 	struct pattern pats[MAX_PATTERNS];
 
+	memset(&req, 0, sizeof(req));
 	if (i < cmd->n_args && cmd->args[i].type == IMAP_ARG_LIST) {
-		if (!parse_opt_list(&cmd->args[i], false, &opts)) {
+		if (!parse_opt_list(&cmd->args[i], false, &req)) {
 			imap_cmd_bad(s, "Unknown LIST selection option.");
 			return;
 		}
-		extended = true;
+		req.extended = true;
 		i++;
 	}
 	if (i + 2 > cmd->n_args || !imap_arg_get_astring(&cmd->args[i], &ref, &ref_len)) {
@@ -432,14 +679,14 @@ void cmd_list(struct imap_session *s, struct imap_command *cmd)
 		const char *ret_atom;
 		if (i + 2 != cmd->n_args || !imap_arg_get_atom(&cmd->args[i], &ret_atom) ||
 		    !om_str_ieq(ret_atom, "RETURN") || cmd->args[i + 1].type != IMAP_ARG_LIST ||
-		    !parse_opt_list(&cmd->args[i + 1], true, &opts)) {
+		    !parse_opt_list(&cmd->args[i + 1], true, &req)) {
 			imap_cmd_bad(s, "Invalid LIST return options.");
 			return;
 		}
-		extended = true;
+		req.extended = true;
 	}
-	if ((opts & LSEL_RECURSIVEMATCH) != 0 &&
-	    (opts & (LSEL_SUBSCRIBED | LSEL_SPECIAL_USE)) == 0) {
+	if ((req.opts & LSEL_RECURSIVEMATCH) != 0 &&
+	    (req.opts & (LSEL_SUBSCRIBED | LSEL_SPECIAL_USE)) == 0) {
 		imap_cmd_bad(s, "RECURSIVEMATCH needs another selection option.");
 		return;
 	}
@@ -453,7 +700,7 @@ void cmd_list(struct imap_session *s, struct imap_command *cmd)
 			imap_cmd_bad(s, "Invalid pattern list.");
 			return;
 		}
-		extended = true;
+		req.extended = true;
 	}
 	size_t n_in = pat_arg->type == IMAP_ARG_LIST ? pat_arg->list_count : 1;
 	for (size_t k = 0; k < n_in; k++) {
@@ -468,13 +715,13 @@ void cmd_list(struct imap_session *s, struct imap_command *cmd)
 			imap_cmd_ok(s, "List completed.");
 			goto out;
 		}
-		if (!pattern_make(ref, ref_len, pat, pat_len, &pats[n_pats])) {
+		if (!pattern_make(s, ref, ref_len, pat, pat_len, &pats[n_pats])) {
 			imap_cmd_bad(s, "Invalid mailbox pattern.");
 			goto out;
 		}
 		n_pats++;
 	}
-	list_run(s, opts, extended, pats, n_pats);
+	list_run(s, &req, pats, n_pats);
 out:
 	for (size_t k = 0; k < n_pats; k++)
 		free(pats[k].p);
@@ -501,7 +748,7 @@ void cmd_lsub(struct imap_session *s, struct imap_command *cmd)
 		imap_cmd_ok(s, "Lsub completed.");
 		return;
 	}
-	if (!pattern_make(ref, ref_len, pat, pat_len, &pattern)) {
+	if (!pattern_make(s, ref, ref_len, pat, pat_len, &pattern)) {
 		imap_cmd_bad(s, "Invalid mailbox pattern.");
 		return;
 	}
@@ -544,9 +791,9 @@ void cmd_lsub(struct imap_session *s, struct imap_command *cmd)
 
 void cmd_status(struct imap_session *s, struct imap_command *cmd)
 {
-	struct buf name = BUF_INIT, line = BUF_INIT;
-	struct mailbox_status st;
-	const struct imap_arg *items;
+	struct buf name = BUF_INIT;
+	unsigned items[N_STATUS_ITEMS];
+	size_t n_items;
 	int ret;
 
 	if (cmd->n_args != 2 || cmd->args[1].type != IMAP_ARG_LIST ||
@@ -554,55 +801,17 @@ void cmd_status(struct imap_session *s, struct imap_command *cmd)
 		imap_cmd_bad(s, "STATUS needs a mailbox name and a list of items.");
 		return;
 	}
-	items = &cmd->args[1];
-	for (size_t i = 0; i < items->list_count; i++) {
-		const char *a;
-		if (!imap_arg_get_atom(&items->list[i], &a) ||
-		    !(om_str_ieq(a, "MESSAGES") || om_str_ieq(a, "RECENT") ||
-		      om_str_ieq(a, "UIDNEXT") || om_str_ieq(a, "UIDVALIDITY") ||
-		      om_str_ieq(a, "UNSEEN") || om_str_ieq(a, "HIGHESTMODSEQ"))) {
-			imap_cmd_bad(s, "Unknown STATUS item.");
-			return;
-		}
+	if (!parse_status_items(&cmd->args[1], items, &n_items)) {
+		imap_cmd_bad(s, "Unknown STATUS item.");
+		return;
 	}
 	if (!imap_arg_mailbox(s, &cmd->args[0], &name))
 		goto out;
-	memset(&st, 0, sizeof(st));
-	ret = mail_user_mailbox_status(s->user, buf_cstr(&name), &st);
-	if (ret < 0) {
+	ret = send_status(s, buf_cstr(&name), items, n_items);
+	if (ret < 0)
 		imap_cmd_storage_error(s, ret, "STATUS");
-		goto out;
-	}
-	bool want_modseq = false;
-	buf_append_str(&line, "STATUS ");
-	imap_write_mailbox(&line, buf_cstr(&name));
-	buf_append_str(&line, " (");
-	for (size_t i = 0; i < items->list_count; i++) {
-		const char *a = items->list[i].str;
-		if (i > 0)
-			buf_append_c(&line, ' ');
-		if (om_str_ieq(a, "MESSAGES"))
-			buf_printf(&line, "MESSAGES %u", st.messages);
-		else if (om_str_ieq(a, "RECENT"))
-			buf_printf(&line, "RECENT %u", st.recent);
-		else if (om_str_ieq(a, "UIDNEXT"))
-			buf_printf(&line, "UIDNEXT %u", st.uidnext);
-		else if (om_str_ieq(a, "UIDVALIDITY"))
-			buf_printf(&line, "UIDVALIDITY %u", st.uidvalidity);
-		else if (om_str_ieq(a, "HIGHESTMODSEQ")) {
-			/* RFC 7162 3.1.8; a CONDSTORE-enabling command */
-			buf_printf(&line, "HIGHESTMODSEQ %llu",
-				   (unsigned long long)st.highest_modseq);
-			want_modseq = true;
-		} else
-			buf_printf(&line, "UNSEEN %u", st.unseen);
-	}
-	buf_append_c(&line, ')');
-	imap_send(s, "%s", buf_cstr(&line));
-	if (want_modseq)
-		imap_condstore_enable(s);
-	imap_cmd_ok(s, "Status completed.");
+	else
+		imap_cmd_ok(s, "Status completed.");
 out:
 	buf_free(&name);
-	buf_free(&line);
 }

@@ -187,6 +187,11 @@ void cmd_search(struct imap_session *s, struct imap_command *cmd)
 	}
 	args += used;
 	n_args -= used;
+	if (s->enabled_rev2 && !opts.esearch) {
+		/* IMAP4rev2 (RFC 9051 6.4.4): ESEARCH, ALL when nothing asked */
+		opts.esearch = true;
+		opts.ret |= ESEARCH_ALL;
+	}
 	bool save = (opts.ret & ESEARCH_SAVE) != 0;
 	bool update = (opts.ret & ESEARCH_UPDATE) != 0;
 	if (update && imap_search_context_exists(s, cmd->tag)) {

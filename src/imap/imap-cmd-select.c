@@ -180,7 +180,8 @@ static void select_mailbox(struct imap_session *s, struct imap_command *cmd, boo
 	const struct imap_view *v = &s->view;
 	imap_view_send_flags(s);
 	imap_send(s, "%zu EXISTS", v->count);
-	imap_send(s, "%u RECENT", imap_view_recent_count(v));
+	if (!s->enabled_rev2) /* IMAP4rev2 has no \Recent (RFC 9051) */
+		imap_send(s, "%u RECENT", imap_view_recent_count(v));
 	for (size_t i = 0; i < v->count; i++) {
 		if ((v->msgs[i].flags & MAIL_SEEN) == 0) {
 			imap_send(s, "OK [UNSEEN %zu] First unseen.", i + 1);

@@ -117,6 +117,31 @@ void imap_write_mailbox(struct buf *out, const char *utf8_name)
 	buf_free(&enc);
 }
 
+void imap_write_mailbox_s(const struct imap_session *s, struct buf *out, const char *utf8_name)
+{
+	size_t len = strlen(utf8_name);
+	bool plain = true;
+
+	if (!s->enabled_utf8 && !s->enabled_rev2) {
+		imap_write_mailbox(out, utf8_name);
+		return;
+	}
+	/* a quoted UTF-8 string (RFC 6855 3): no CR/LF, bounded length */
+	for (size_t i = 0; i < len && plain; i++)
+		plain = utf8_name[i] != '\r' && utf8_name[i] != '\n';
+	if (!plain || len > 1024) {
+		imap_write_string(out, utf8_name, len);
+		return;
+	}
+	buf_append_c(out, '"');
+	for (size_t i = 0; i < len; i++) {
+		if (utf8_name[i] == '"' || utf8_name[i] == '\\')
+			buf_append_c(out, '\\');
+		buf_append_c(out, utf8_name[i]);
+	}
+	buf_append_c(out, '"');
+}
+
 bool imap_arg_mailbox(struct imap_session *s, const struct imap_arg *arg, struct buf *name_r)
 {
 	const char *str;
@@ -130,6 +155,18 @@ bool imap_arg_mailbox(struct imap_session *s, const struct imap_arg *arg, struct
 	if (memchr(str, '\0', len) != NULL) {
 		imap_cmd_bad(s, "Invalid mailbox name");
 		return false;
+	}
+	if (s->enabled_utf8 || s->enabled_rev2) {
+		/* RFC 6855 3 / RFC 9051 5.1: names are UTF-8, no mUTF-7 decoding */
+		struct buf check = BUF_INIT;
+		bool ok = utf8_to_mutf7(str, len, &check);
+		buf_free(&check);
+		if (!ok) {
+			imap_cmd_bad(s, "Mailbox name is not valid UTF-8");
+			return false;
+		}
+		buf_append(name_r, str, len);
+		return true;
 	}
 	if (!mutf7_to_utf8(str, len, name_r)) {
 		imap_cmd_bad(s, "Mailbox name is not valid modified UTF-7");

@@ -41,6 +41,7 @@ struct imap_session_priv {
 	bool delay_reply;       /* hold the tagged reply for auth_failure_delay */
 	bool starttls_after;    /* switch to TLS once the reply is queued */
 	bool close_after;       /* close once the reply is queued */
+	bool compress_after;    /* start DEFLATE once the reply is queued */
 	bool idle_wake_pending; /* a change arrived while a job ran */
 	unsigned timeout_state; /* state the read timeout was set for */
 
@@ -95,6 +96,9 @@ uint32_t imap_view_recent_count(const struct imap_view *v);
 /* --- imap-output.c --- */
 /* Mailbox name (UTF-8) as an IMAP string in modified UTF-7. */
 void imap_write_mailbox(struct buf *out, const char *utf8_name);
+/* The same for this session: UTF-8 as it is once UTF8=ACCEPT or IMAP4rev2
+ * is enabled (RFC 6855, RFC 9051), else modified UTF-7. */
+void imap_write_mailbox_s(const struct imap_session *s, struct buf *out, const char *utf8_name);
 /* An astring argument as a UTF-8 mailbox name; false (and a tagged BAD set)
  * if it is not a string or not valid modified UTF-7. */
 bool imap_arg_mailbox(struct imap_session *s, const struct imap_arg *arg, struct buf *name_r);

@@ -49,6 +49,12 @@ void imap_write_capability(const struct imap_session *s, struct buf *out)
 			    "UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED");
 	/* RFC 7162, 4731, 5182, 5267 */
 	buf_append_str(out, " CONDSTORE QRESYNC ESEARCH SEARCHRES CONTEXT=SEARCH");
+	/* RFC 9051, 5819, 8438, 6154, 9208, 3502, 6855, 3516; LITERAL+
+	 * covers LITERAL- (RFC 7888), which is not announced beside it */
+	buf_append_str(out, " IMAP4rev2 LIST-STATUS STATUS=SIZE CREATE-SPECIAL-USE QUOTA "
+			    "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE MULTIAPPEND UTF8=ACCEPT");
+	if (s->state != IMAP_STATE_NOT_AUTH && !s->compress_active)
+		buf_append_str(out, " COMPRESS=DEFLATE");
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (s->conn != NULL && conn_tls_available(s->conn) && !conn_is_tls(s->conn))
@@ -199,6 +205,14 @@ static void command_done(void *arg)
 		p->starttls_after = false;
 		if (conn_starttls(s->conn) < 0) {
 			conn_write_str(s->conn, "* BYE TLS negotiation failed.\r\n");
+			conn_close(s->conn);
+			return;
+		}
+	}
+	if (p->compress_after) {
+		p->compress_after = false;
+		if (conn_start_deflate(s->conn) < 0) {
+			log_warn("imap: starting DEFLATE failed; closing");
 			conn_close(s->conn);
 			return;
 		}

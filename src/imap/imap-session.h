@@ -79,6 +79,9 @@ struct imap_session {
 	bool enabled_condstore;  /* CONDSTORE (RFC 7162; also turned on by
 				    any CONDSTORE-enabling command) */
 	bool enabled_qresync;    /* QRESYNC: VANISHED instead of EXPUNGE */
+	bool enabled_rev2;       /* IMAP4rev2 (RFC 9051): no RECENT, ESEARCH
+				    answers, UTF-8 mailbox names */
+	bool compress_active;    /* COMPRESS=DEFLATE (RFC 4978) is on */
 
 	/* SEARCHRES (RFC 5182): UIDs of the last SEARCH RETURN (SAVE), "$" */
 	uint32_t *searchres;
@@ -150,6 +153,10 @@ imap_cmd_fn cmd_fetch;
 imap_cmd_fn cmd_store, cmd_copy, cmd_move, cmd_expunge;
 /* imap-cmd-search.c */
 imap_cmd_fn cmd_search, cmd_cancelupdate;
+/* imap-cmd-quota.c (RFC 9208) */
+imap_cmd_fn cmd_getquota, cmd_getquotaroot, cmd_setquota;
+/* imap-cmd-auth.c: COMPRESS (RFC 4978) */
+imap_cmd_fn cmd_compress;
 /* imap-cmd-*.c (session core's helper) */
 imap_cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable, cmd_namespace;
 imap_cmd_fn cmd_login, cmd_authenticate, cmd_starttls;

@@ -300,7 +300,8 @@ void imap_view_write_flags(const struct imap_session *s, size_t idx, struct buf 
 
 	buf_append_c(out, '(');
 	start = out->len;
-	imap_write_system_flags(out, m->flags);
+	/* IMAP4rev2 has no \Recent (RFC 9051) */
+	imap_write_system_flags(out, s->enabled_rev2 ? m->flags & ~(uint32_t)MAIL_RECENT : m->flags);
 	for (size_t i = 0; i < v->n_keywords && i < 64; i++) {
 		if ((m->keywords & ((uint64_t)1 << i)) == 0)
 			continue;
@@ -459,7 +460,7 @@ void imap_view_update(struct imap_session *s, const struct mailbox_snapshot *sna
 		imap_send(s, "%zu EXISTS", v->count);
 	}
 	uint32_t new_recent = imap_view_recent_count(v);
-	if (first_new < snap->count || new_recent != old_recent)
+	if ((first_new < snap->count || new_recent != old_recent) && !s->enabled_rev2)
 		imap_send(s, "%u RECENT", new_recent);
 
 	if (changed != NULL) {

@@ -71,6 +71,7 @@ static const struct cfg_key cfg_keys[] = {
 	K(ssl_required, CFG_BOOL),
 	K(mail_uid, CFG_STR),
 	K(quota, CFG_SIZE),
+	KR(quota_messages, CFG_UINT, 0, 4000000000U),
 	K(hostname, CFG_STR),
 	K(log_path, CFG_STR),
 	K(log_level, CFG_LOGLEVEL),

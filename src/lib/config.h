@@ -32,6 +32,7 @@ struct om_config {
 	bool ssl_required;          /* LOGINDISABLED until STARTTLS */
 	char *mail_uid;             /* user name or numeric uid; "" = don't switch */
 	uint64_t quota;             /* bytes, 0 = unlimited */
+	unsigned quota_messages;    /* messages per user, 0 = unlimited */
 
 	/* operational keys (documented in doc/config.md) */
 	char *hostname;             /* greeting, Received:, default gethostname() */

@@ -117,6 +117,7 @@ struct conn {
 	bool eof;                 /* peer closed its side */
 	bool error;               /* socket error: close without flushing */
 	bool tls;
+	bool compressed;          /* COMPRESS=DEFLATE filter on top */
 	bool ip_counted;          /* holds an iplimit slot */
 	bool shutdown;            /* server stopping: on_shutdown, then close */
 	bool flushing;            /* close_start ran; waiting for output to drain */
@@ -147,6 +148,10 @@ struct iplimit *iplimit_new(void);
 void iplimit_free(struct iplimit *l);
 bool iplimit_acquire(struct iplimit *l, const char *ip, unsigned max);
 void iplimit_release(struct iplimit *l, const char *ip, unsigned max);
+
+/* conn.c: put filter (a bufferevent over c->bev) on top of the stack and
+ * route the connection's callbacks to it (loop thread). */
+void conn_push_filter(struct conn *c, struct bufferevent *filter);
 
 /* tls.c */
 SSL_CTX *tls_server_ctx_new(const char *cert, const char *key, char **error_r);

@@ -411,8 +411,9 @@ static void conn_eventcb(struct bufferevent *bev, short what, void *arg)
 static size_t conn_pending_output(struct conn *c)
 {
 	size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
-	struct bufferevent *under = bufferevent_get_underlying(c->bev);
-	if (under != NULL)
+	/* every layer: TLS, and DEFLATE above or below it */
+	for (struct bufferevent *under = bufferevent_get_underlying(c->bev); under != NULL;
+	     under = bufferevent_get_underlying(under))
 		n += evbuffer_get_length(bufferevent_get_output(under));
 	return n;
 }
@@ -589,6 +590,19 @@ int conn_starttls(struct conn *c)
 		bufferevent_setwatermark(filter, EV_READ, 0, CONN_JOB_INPUT_HIGH_WATER);
 	bufferevent_enable(filter, EV_READ | EV_WRITE);
 	return 0;
+}
+
+void conn_push_filter(struct conn *c, struct bufferevent *filter)
+{
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	pthread_mutex_lock(&c->mu);
+	c->bev = filter;
+	pthread_mutex_unlock(&c->mu);
+	bufferevent_setcb(filter, conn_readcb, conn_writecb, conn_eventcb, c);
+	conn_set_timeout(c, c->timeout_sec);
+	if (c->job_running)
+		bufferevent_setwatermark(filter, EV_READ, 0, CONN_JOB_INPUT_HIGH_WATER);
+	bufferevent_enable(filter, EV_READ | EV_WRITE);
 }
 
 /* --- accept --- */

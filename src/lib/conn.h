@@ -98,6 +98,12 @@ void conn_set_timeout(struct conn *c, unsigned seconds);
 bool conn_tls_available(const struct conn *c);
 bool conn_is_tls(const struct conn *c);
 int conn_starttls(struct conn *c);
+/* COMPRESS=DEFLATE (RFC 4978; conn-compress.c): from now on both
+ * directions are raw deflate streams; output queued so far goes out
+ * uncompressed. Loop thread (a done callback). 0, or -OM_EINVAL if already
+ * compressed or the connection is gone. */
+int conn_start_deflate(struct conn *c);
+bool conn_is_compressed(const struct conn *c);
 
 /* "127.0.0.1", "::1", or "unix" */
 const char *conn_peer_ip(const struct conn *c);

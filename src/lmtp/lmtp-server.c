@@ -80,13 +80,16 @@ static int rcpt_check(struct lmtp_conn *lc, const char *key, struct passdb_user 
 		log_warn("lmtp(%s): can't open mail user: %s", pu->user, om_strerror(r));
 		return r == -OM_ENOTFOUND ? -OM_ETEMP : r;
 	}
-	uint64_t used = 0, limit = 0;
-	r = mail_user_quota(mu, &used, &limit);
-	if (r == 0 && limit > 0) {
+	struct mail_quota q;
+	r = mail_user_quota_get(mu, &q);
+	if (r == 0) {
 		uint64_t want = lc->proto.size_param;
-		if (used >= limit || want > limit - used)
+		if (q.storage_limit > 0 &&
+		    (q.storage_used >= q.storage_limit || want > q.storage_limit - q.storage_used))
 			r = -OM_EQUOTA;
-	} else if (r != 0) {
+		if (q.messages_limit > 0 && q.messages_used >= q.messages_limit)
+			r = -OM_EQUOTA;
+	} else {
 		log_warn("lmtp(%s): quota lookup failed: %s", pu->user, om_strerror(r));
 		r = 0; /* a broken quota shouldn't bounce mail; the append checks again */
 	}

@@ -645,6 +645,23 @@ int index_quota_used(struct om_index *idx, uint64_t *used_r)
 	return ret;
 }
 
+int index_quota_usage(struct om_index *idx, uint64_t *bytes_r, uint64_t *messages_r)
+{
+	sqlite3_stmt *st;
+	int ret = prep(idx, "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages", &st);
+	if (ret < 0)
+		return ret;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*bytes_r = (uint64_t)sqlite3_column_int64(st, 0);
+		*messages_r = (uint64_t)sqlite3_column_int64(st, 1);
+		ret = 0;
+	} else {
+		ret = db_err(idx, "quota usage");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
 int index_meta_get(struct om_index *idx, const char *key, struct buf *out)
 {
 	sqlite3_stmt *st;

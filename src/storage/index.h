@@ -83,6 +83,8 @@ int index_cache_put(struct om_index *idx, int64_t mailbox_id, uint32_t uid, cons
 
 /* Sum of message sizes over all mailboxes. */
 int index_quota_used(struct om_index *idx, uint64_t *used_r);
+/* Bytes and number of messages of the user (all mailboxes). */
+int index_quota_usage(struct om_index *idx, uint64_t *bytes_r, uint64_t *messages_r);
 
 /* Small key/value table for drivers. get: -OM_ENOTFOUND if unset. */
 int index_meta_get(struct om_index *idx, const char *key, struct buf *out);

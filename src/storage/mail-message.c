@@ -181,15 +181,20 @@ static int keywords_resolve(struct mail_user *user, int64_t mailbox_id, const ch
 	return ret;
 }
 
-static int quota_check(struct mail_user *user, uint64_t more)
+/* Runs under the user lock, in the same locked section as the save, so
+ * concurrent deliveries can't both pass on the last free byte/message. */
+static int quota_check(struct mail_user *user, uint64_t more, uint64_t more_msgs)
 {
-	if (user->quota_limit == 0)
+	if (user->quota_limit == 0 && user->quota_messages == 0)
 		return 0;
-	uint64_t used;
-	int ret = index_quota_used(user->index, &used);
+	uint64_t used, count;
+	int ret = index_quota_usage(user->index, &used, &count);
 	if (ret < 0)
 		return ret;
-	if (used + more > user->quota_limit || used + more < used)
+	if (user->quota_limit > 0 &&
+	    (used + more > user->quota_limit || used + more < used))
+		return -OM_EQUOTA;
+	if (user->quota_messages > 0 && count + more_msgs > user->quota_messages)
 		return -OM_EQUOTA;
 	return 0;
 }
@@ -229,7 +234,7 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 	if (ret == 0 && mb.uidvalidity == 0)
 		ret = user->ops->mailbox_sync(user, &mb); /* learn what is there first */
 	if (ret == 0)
-		ret = quota_check(user, req.vsize);
+		ret = quota_check(user, req.vsize, 1);
 	if (ret == 0)
 		ret = index_begin(user->index);
 	if (ret < 0)
@@ -526,16 +531,17 @@ int mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t n_uids,
 	}
 	if (ret == 0)
 		ret = index_keywords_get(user->index, smb.id, &src_kws, &n_src_kws);
-	if (ret == 0 && !move && user->quota_limit > 0) {
-		uint64_t total = 0;
+	if (ret == 0 && !move && (user->quota_limit > 0 || user->quota_messages > 0)) {
+		uint64_t total = 0, count = 0;
 		for (size_t i = 0; i < n_uids; i++) {
 			struct index_msg msg;
 			if (index_msg_get(user->index, smb.id, uids[i], &msg) == 0) {
 				total += msg.rec.size;
+				count++;
 				index_msg_clear(&msg);
 			}
 		}
-		ret = quota_check(user, total);
+		ret = quota_check(user, total, count);
 	}
 	if (ret == 0)
 		ret = index_begin(user->index);

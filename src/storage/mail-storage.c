@@ -148,6 +148,8 @@ int mail_user_open(const struct om_config *cfg, const char *username,
 	user->root = buf_steal(&root);
 	buf_free(&root);
 	user->quota_limit = pu != NULL && pu->quota_set ? pu->quota : cfg->quota;
+	user->quota_messages = pu != NULL && pu->quota_messages_set ? pu->quota_messages
+								    : cfg->quota_messages;
 	user->max_size = cfg->mail_max_size;
 	pthread_mutex_init(&user->lock, NULL);
 	pthread_mutex_init(&user->watch_lock, NULL);
@@ -253,6 +255,17 @@ int mail_user_quota(struct mail_user *user, uint64_t *used_r, uint64_t *limit_r)
 	mail_user_lock(user);
 	int ret = index_quota_used(user->index, used_r);
 	*limit_r = user->quota_limit;
+	mail_user_unlock(user);
+	return ret;
+}
+
+int mail_user_quota_get(struct mail_user *user, struct mail_quota *q)
+{
+	memset(q, 0, sizeof(*q));
+	mail_user_lock(user);
+	int ret = index_quota_usage(user->index, &q->storage_used, &q->messages_used);
+	q->storage_limit = user->quota_limit;
+	q->messages_limit = user->quota_messages;
 	mail_user_unlock(user);
 	return ret;
 }

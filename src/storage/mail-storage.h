@@ -42,6 +42,13 @@ const char *mail_user_name(const struct mail_user *user);
 const char *mail_user_last_error(const struct mail_user *user);
 /* Storage in use and the limit (0 = none), bytes. */
 int mail_user_quota(struct mail_user *user, uint64_t *used_r, uint64_t *limit_r);
+/* Storage (bytes) and message count in use and their limits (0 = none),
+ * as counted from the index. */
+struct mail_quota {
+	uint64_t storage_used, storage_limit;
+	uint64_t messages_used, messages_limit;
+};
+int mail_user_quota_get(struct mail_user *user, struct mail_quota *q);
 
 /* --- mailboxes --- */
 
