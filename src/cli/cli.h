@@ -72,6 +72,7 @@ int cmd_flush(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_cache_stats(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_lease(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_force_resync(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_fts_rescan(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_who(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_kick(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_stats(struct cli_ctx *ctx, int argc, char **argv);

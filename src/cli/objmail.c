@@ -27,6 +27,8 @@ static const struct cli_cmd cli_commands[] = {
 	{ "cache stats", "[--json]", "live: object store and fscache counters", cmd_cache_stats },
 	{ "lease", "USER", "live: who holds USER's lease", cmd_lease },
 	{ "force-resync", "USER", "offline: rebuild USER's index from the store", cmd_force_resync },
+	{ "fts rescan", "USER", "offline: rebuild USER's full-text index and sort cache",
+	  cmd_fts_rescan },
 	{ "quota get", "USER [--json]", "USER's storage and message quota: used and limits",
 	  cmd_quota_get },
 	{ "quota recalc", "USER", "offline: recount USER's usage from the mailboxes", cmd_quota_recalc },

@@ -6,6 +6,7 @@
 
 #include "imap/imap-condstore.h"
 #include "imap/imap-esearch.h"
+#include "imap/imap-fts.h"
 #include "imap/imap-search.h"
 #include "imap/imap-session.h"
 #include "lib/buf.h"
@@ -105,7 +106,11 @@ bool imap_search_match_msg(struct imap_session *s, struct search_program *prog, 
 		.internal_tz = im->internal_tz,
 		.modseq = im->modseq,
 	};
-	bool match = search_program_match(prog, &m, &src);
+	/* content keys from the full-text index; the loader is its fallback */
+	struct imap_fts_src fts;
+	imap_fts_src_init(&fts, s, im, &src);
+	bool match = search_program_match(prog, &m, &fts.src);
+	imap_fts_src_deinit(&fts);
 	loader_release(&loader);
 	buf_free(&loader.tmp);
 	*error_r = loader.error;
@@ -217,8 +222,9 @@ void cmd_search(struct imap_session *s, struct imap_command *cmd)
 
 	const struct imap_view *v = &s->view;
 	uint32_t max_uid = v->count > 0 ? v->msgs[v->count - 1].uid : 0;
+	/* an empty mailbox answers an empty result, as Dovecot does */
 	if (!search_program_bind(prog, v->keywords, v->n_keywords, (uint32_t)v->count, max_uid,
-				 &error)) {
+				 &error) && v->count > 0) {
 		if (save)
 			clear_saved(s);
 		imap_cmd_bad(s, "Error in IMAP command SEARCH: %s", error);

@@ -49,6 +49,8 @@ void imap_write_capability(const struct imap_session *s, struct buf *out)
 			    "UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED");
 	/* RFC 7162, 4731, 5182, 5267 */
 	buf_append_str(out, " CONDSTORE QRESYNC ESEARCH SEARCHRES CONTEXT=SEARCH");
+	/* RFC 5256, 5957, 5267 (imap-cmd-sort.c) */
+	buf_append_str(out, " SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT");
 	/* RFC 9051, 5819, 8438, 6154, 9208, 3502, 6855, 3516; LITERAL+
 	 * covers LITERAL- (RFC 7888), which is not announced beside it */
 	buf_append_str(out, " IMAP4rev2 LIST-STATUS STATUS=SIZE CREATE-SPECIAL-USE QUOTA "

@@ -153,6 +153,8 @@ imap_cmd_fn cmd_fetch;
 imap_cmd_fn cmd_store, cmd_copy, cmd_move, cmd_expunge;
 /* imap-cmd-search.c */
 imap_cmd_fn cmd_search, cmd_cancelupdate;
+/* imap-cmd-sort.c: SORT, THREAD (RFC 5256) */
+imap_cmd_fn cmd_sort, cmd_thread;
 /* imap-cmd-quota.c (RFC 9208) */
 imap_cmd_fn cmd_getquota, cmd_getquotaroot, cmd_setquota;
 /* imap-cmd-auth.c: COMPRESS (RFC 4978) */

@@ -119,6 +119,11 @@ static void fold_utf8(const char *s, size_t len, struct buf *out)
 	}
 }
 
+void mime_utf8_fold(const char *s, size_t len, struct buf *out)
+{
+	fold_utf8(s, len, out);
+}
+
 bool mime_utf8_contains_ci(const char *haystack, size_t hlen, const char *needle, size_t nlen)
 {
 	struct buf h = BUF_INIT, n = BUF_INIT;

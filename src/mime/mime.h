@@ -109,6 +109,28 @@ void mime_param_value_utf8(const struct mime_param *param, struct buf *out);
 /* Case-insensitive (Unicode simple folding for Latin/Greek/Cyrillic at
  * least, ASCII always) substring search on UTF-8, as SEARCH needs. */
 bool mime_utf8_contains_ci(const char *haystack, size_t hlen, const char *needle, size_t nlen);
+/* The case folding mime_utf8_contains_ci uses, appended to out: contains_ci
+ * (h, n) is memmem(fold(h), fold(n)); folding is idempotent. */
+void mime_utf8_fold(const char *s, size_t len, struct buf *out);
+
+/* SEARCH's text in three pieces (full-text index): the root header as
+ * mime_search_text(headers only) gives it, the headers of every part below
+ * the root (MIME part headers, attached messages' headers), and the body
+ * text as BODY matches it. TEXT matches a needle without a line break iff
+ * one of the three contains it. Each is appended to its buffer. */
+void mime_search_parts(const struct mime_message *msg, struct buf *hdr, struct buf *part_hdrs,
+		       struct buf *body);
+
+/* SORT / THREAD (RFC 5256, 5957) helpers. */
+/* Base subject (RFC 5256 2.1) of a decoded UTF-8 subject, appended to out;
+ * *is_reply_r (may be NULL): a Re:/Fwd: leader, (fwd) trailer or [fwd: ]
+ * wrapper was removed. */
+void mime_base_subject(const char *subject, size_t len, struct buf *out, bool *is_reply_r);
+/* The first address of header `name` (From, To, Cc) of a header block:
+ * its addr-mailbox (SORT FROM) and its display form (SORT DISPLAYFROM:
+ * the decoded display name, else mailbox@domain). false if none. */
+bool mime_first_address(const char *hdr, size_t hdr_len, const char *name,
+			struct buf *mailbox_r, struct buf *display_r);
 
 /* RFC 5322 date-time -> unix time and zone (minutes east). false if unparsable. */
 bool mime_parse_date(const char *s, size_t len, long long *time_r, int *tz_r);

@@ -8,6 +8,7 @@
 
 #include "lib/log.h"
 #include "lib/om-error.h"
+#include "storage/fts.h"
 #include "storage/mail-storage-private.h"
 
 int mailbox_open(struct mail_user *user, const char *name, bool readonly, struct mailbox **box_r)
@@ -205,6 +206,9 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 	struct buf norm = BUF_INIT, lf = BUF_INIT;
 	struct index_mailbox mb = { 0 };
 	struct index_msg msg = { 0 };
+	struct fts_doc fdoc;
+	struct mail_sort_fields fsort;
+	bool have_fts = false;
 	int ret = mail_name_normalize(mailbox, &norm);
 	if (ret < 0)
 		goto out_nolock;
@@ -229,6 +233,10 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 		goto out_nolock;
 	}
 
+	/* full-text rows and sort fields, parsed before taking the lock */
+	fts_build(req.data, req.len, &fdoc, &fsort);
+	have_fts = true;
+
 	mail_user_lock(user);
 	ret = mail_user_find_mailbox(user, norm.data, &mb);
 	if (ret == 0 && mb.uidvalidity == 0)
@@ -247,6 +255,9 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 		if (msg.rec.uid >= mb.uidnext)
 			mb.uidnext = msg.rec.uid + 1;
 		ret = index_msg_add(user->index, mb.id, &msg);
+		if (ret == 0 && fts_put_locked(user->index, mb.id, msg.rec.uid, &fdoc, &fsort) < 0)
+			log_warn("storage %s: full-text indexing of UID %u failed (done later)",
+				 user->name, msg.rec.uid);
 		if (ret == 0)
 			ret = index_mailbox_update(user->index, &mb);
 		if (ret == 0)
@@ -268,6 +279,10 @@ out:
 	if (ret == 0)
 		mail_user_notify(user, norm.data);
 out_nolock:
+	if (have_fts) {
+		fts_doc_free(&fdoc);
+		mail_sort_fields_free(&fsort);
+	}
 	index_msg_clear(&msg);
 	index_mailbox_clear(&mb);
 	buf_free(&norm);
@@ -567,6 +582,10 @@ int mailbox_copy(struct mailbox *src, const uint32_t *uids, size_t n_uids,
 			if (copy.rec.uid >= dmb.uidnext)
 				dmb.uidnext = copy.rec.uid + 1;
 			r = index_msg_add(user->index, dmb.id, &copy);
+			if (r == 0 && fts_copy_locked(user->index, smb.id, msg.rec.uid, dmb.id,
+						      copy.rec.uid) < 0)
+				log_warn("storage %s: copying full-text rows of UID %u failed",
+					 user->name, msg.rec.uid);
 		}
 		if (r == 0) {
 			su[n] = msg.rec.uid;

@@ -269,18 +269,9 @@ DOVECOT_CRITERIA = [
 ]
 DOVECOT_UTF8 = ["Grüße", "Müller", "Zoë", "café", "€", "Café", "reine", "ohne Kodierung — ein"]
 # criteria -> why; these xfail (an XPASS means fixed: delete the entry)
-_TEXT_MIME = ("TEXT does not search MIME part headers (Content-Type/-ID/-Disposition "
-              "of body parts, e.g. an attachment's file name); Dovecot does")
-_BODY_RFC822 = ("BODY matches the header of an embedded message/rfc822 part; Dovecot "
-                "searches only body text there")
-KNOWN_SEARCH_DIFFS = {
-    "BODY lunch": _BODY_RFC822,
-    "BODY \"Subject: embedded\"": _BODY_RFC822,
-    "TEXT rates": _TEXT_MIME,
-    "TEXT octet-stream": _TEXT_MIME,
-    "TEXT part1@example.com": _TEXT_MIME,
-    "TEXT multipart/related": _TEXT_MIME,
-}
+# (TEXT now searches the MIME part headers and BODY only body text, as in
+# Dovecot: the former entries are fixed)
+KNOWN_SEARCH_DIFFS = {}
 
 
 @pytest.fixture(scope="module")
