@@ -225,6 +225,8 @@ static void add_message(struct tree *t, int i)
 	}
 	if (prev != NONE && prev != self && !is_ancestor(t, self, prev))
 		link_node(t, prev, self);
+	else if (n == 0)
+		unlink_node(t, self); /* no references: a root (as Dovecot does) */
 	buf_free(&ids);
 	buf_free(&own);
 }
