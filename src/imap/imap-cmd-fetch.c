@@ -614,7 +614,9 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 	}
 	if (have_changedsince || ctx.req.want_modseq)
 		imap_condstore_enable(s);
-	ctx.add_modseq = have_changedsince || (s->enabled_condstore && ctx.req.want_flags);
+	/* RFC 7162 3.1.4.1: CHANGEDSINCE implies MODSEQ; other solicited
+	 * FETCHes get only what they ask for (as Dovecot answers) */
+	ctx.add_modseq = have_changedsince;
 	if (have_changedsince) {
 		/* only what changed after the client's modseq */
 		size_t w = 0;

@@ -208,14 +208,13 @@ void cmd_search(struct imap_session *s, struct imap_command *cmd)
 	case SEARCH_PARSE_OK:
 		break;
 	case SEARCH_PARSE_BADCHARSET:
+		/* RFC 5182 2.1: a NO empties "$", a BAD leaves it */
 		if (save)
 			clear_saved(s);
 		imap_cmd_no(s, "%s", error);
 		return;
 	case SEARCH_PARSE_BAD:
 	default:
-		if (save)
-			clear_saved(s);
 		imap_cmd_bad(s, "Error in IMAP command SEARCH: %s", error);
 		return;
 	}
@@ -225,8 +224,6 @@ void cmd_search(struct imap_session *s, struct imap_command *cmd)
 	/* an empty mailbox answers an empty result, as Dovecot does */
 	if (!search_program_bind(prog, v->keywords, v->n_keywords, (uint32_t)v->count, max_uid,
 				 &error) && v->count > 0) {
-		if (save)
-			clear_saved(s);
 		imap_cmd_bad(s, "Error in IMAP command SEARCH: %s", error);
 		search_program_free(prog);
 		return;

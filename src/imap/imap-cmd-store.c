@@ -476,8 +476,8 @@ void cmd_expunge(struct imap_session *s, struct imap_command *cmd)
 			log_warn("EXPUNGE: sync failed: %s", om_strerror(-ret));
 	}
 	free(uids);
-	if (s->enabled_condstore)
-		/* RFC 7162 3.1.10: the modseq the expunge moved the mailbox to */
+	if (s->enabled_qresync)
+		/* RFC 7162 3.2.7: the modseq the expunge moved the mailbox to */
 		imap_cmd_ok(s, "[HIGHESTMODSEQ %llu] Expunge completed.",
 			    (unsigned long long)s->view.highest_modseq);
 	else

@@ -83,9 +83,9 @@ bool esearch_parse_return(const struct imap_arg *args, size_t n_args,
 			return false;
 		}
 	}
-	/* RFC 4731 3.1: RETURN () means ALL; so does UPDATE alone (RFC 5267
-	 * 4.2 examples) */
-	if ((opts->ret & ~(unsigned)(ESEARCH_CONTEXT | ESEARCH_UPDATE)) == 0)
+	/* RFC 4731 3.1: RETURN () means ALL (UPDATE alone does not: the
+	 * client gets an empty ESEARCH and then the changes, as Dovecot) */
+	if ((opts->ret & ~(unsigned)ESEARCH_CONTEXT) == 0)
 		opts->ret |= ESEARCH_ALL;
 	return true;
 }
@@ -121,7 +121,8 @@ void esearch_send(struct imap_session *s, const struct esearch_options *opts,
 		  const uint32_t *uids, const uint64_t *modseqs, size_t n, bool with_modseq)
 {
 	unsigned ret = opts->ret;
-	if ((ret & (ESEARCH_MIN | ESEARCH_MAX | ESEARCH_ALL | ESEARCH_COUNT | ESEARCH_PARTIAL)) == 0)
+	if ((ret & (ESEARCH_MIN | ESEARCH_MAX | ESEARCH_ALL | ESEARCH_COUNT | ESEARCH_PARTIAL |
+		    ESEARCH_UPDATE)) == 0)
 		return; /* RFC 5182 2.1: SAVE alone answers nothing */
 	size_t nn;
 	uint32_t *nums = client_numbers(s, s->cmd_uid, uids, n, &nn);
@@ -243,9 +244,12 @@ void cmd_cancelupdate(struct imap_session *s, struct imap_command *cmd)
 		return;
 	}
 	for (size_t i = 0; i < cmd->n_args; i++) {
-		if (!imap_arg_get_string(&cmd->args[i], &tag, &len) ||
-		    !imap_search_context_exists(s, tag)) {
-			imap_cmd_bad(s, "Unknown search context.");
+		if (!imap_arg_get_string(&cmd->args[i], &tag, &len)) {
+			imap_cmd_bad(s, "CANCELUPDATE needs quoted tags.");
+			return;
+		}
+		if (!imap_search_context_exists(s, tag)) {
+			imap_cmd_no(s, "Unknown tag.");
 			return;
 		}
 	}

@@ -13,13 +13,12 @@ import messages
 import omtest
 from omtest import fetch_map, resp_code, status_of
 
-pytestmark = pytest.mark.skipif(omtest.server_class() is not omtest.Objmaild,
-                                reason="objmail-specific expectations")
-
-
 @pytest.fixture(scope="module", params=["maildir", "obox"])
 def srv(request):
-    s = omtest.Objmaild()
+    cls = omtest.server_class()
+    if request.param == "obox" and cls is not omtest.Objmaild:
+        pytest.skip("obox is objmail's")
+    s = cls()
     if request.param == "obox":
         s.conf["mail_location"] = "obox:" + os.path.join(s.base, "cache")
         s.conf["objstore"] = "file:" + os.path.join(s.base, "objects")
@@ -91,18 +90,20 @@ def fetch_lines(untagged):
 
 
 def test_capabilities(srv):
-    with srv.raw() as r:
+    with srv.raw(login=srv.take_user()) as r:
         caps = r.ok("CAPABILITY")[0][0].split()
         for c in (b"CONDSTORE", b"QRESYNC", b"ESEARCH", b"SEARCHRES", b"CONTEXT=SEARCH"):
             assert c in caps, caps
 
 
-def test_enable(mbox):
+def test_enable(srv, mbox):
     _, r = mbox
     u, _ = r.ok("ENABLE CONDSTORE")
     assert u == [b"* ENABLED CONDSTORE"], u
     u, _ = r.ok("ENABLE CONDSTORE QRESYNC X-NONE")
-    assert u == [b"* ENABLED QRESYNC"], u
+    # objmail lists what this ENABLE turned on; Dovecot all it knows
+    want = b"* ENABLED QRESYNC" if srv.kind == "objmail" else b"* ENABLED CONDSTORE QRESYNC"
+    assert u == [want], u
 
 
 def test_select_condstore_and_fetch_modseq(mbox):
@@ -115,9 +116,9 @@ def test_select_condstore_and_fetch_modseq(mbox):
     fm = fetch_map(r.ok("FETCH 1:* (MODSEQ)")[0])
     mods = {k: modseq_of(v[b"MODSEQ"]) for k, v in fm.items()}
     assert len(mods) == 5 and max(mods.values()) <= hms
-    # once enabled, FLAGS come with MODSEQ
-    fm = fetch_map(r.ok("FETCH 1 FLAGS")[0])
-    assert b"MODSEQ" in fm[1]
+    # once enabled, flag changes come with MODSEQ
+    fm = fetch_map(r.ok("STORE 1 +FLAGS (\\Seen)")[0])
+    assert modseq_of(fm[1][b"MODSEQ"]) > hms
 
 
 def test_fetch_modseq_enables_condstore(mbox):
@@ -148,13 +149,12 @@ def test_store_bumps_modseq_and_highestmodseq(mbox):
     r.ok("STORE 5 +FLAGS.SILENT (\\Deleted)")
     hms2 = highestmodseq(r.ok("EXAMINE INBOX")[0])
     r.ok("SELECT INBOX")
-    _, t = r.ok("EXPUNGE")
+    r.ok("EXPUNGE")
     hms3 = highestmodseq(r.ok("EXAMINE INBOX")[0])
     assert hms3 > hms2 > hms1
-    assert int(resp_code(t, "HIGHESTMODSEQ")) == hms3, t
 
 
-def test_fetch_changedsince(mbox):
+def test_fetch_changedsince(srv, mbox):
     """RFC 7162 3.1.4.2 example: only messages changed after the modseq,
     with MODSEQ."""
     _, r = mbox
@@ -170,8 +170,9 @@ def test_fetch_changedsince(mbox):
     # VANISHED only with UID FETCH and QRESYNC
     _, t = r.cmd("UID FETCH 1:* FLAGS (CHANGEDSINCE 1 VANISHED)")
     assert status_of(t) == "BAD", t
-    _, t = r.cmd("FETCH 1:* FLAGS (CHANGEDSINCE 0)")
-    assert status_of(t) == "BAD", t
+    if srv.kind == "objmail":  # mod-sequence-value is positive; Dovecot allows 0
+        _, t = r.cmd("FETCH 1:* FLAGS (CHANGEDSINCE 0)")
+        assert status_of(t) == "BAD", t
 
 
 def test_store_unchangedsince_conflict(srv, mbox):
@@ -222,25 +223,25 @@ def test_store_unchangedsince_enables_condstore(mbox):
     assert b"MODSEQ" in fetch_map(u)[1]
 
 
-def test_search_modseq(mbox):
+def test_search_modseq(srv, mbox):
     """RFC 7162 3.1.5: SEARCH MODSEQ, with and without the entry, answers
-    (MODSEQ highest-of-matches)."""
-    _, r = mbox
-    r.ok("SELECT INBOX")
-    fm = fetch_map(r.ok("STORE 2,3 +FLAGS (\\Flagged)")[0])
-    u, t = r.ok("SEARCH MODSEQ 1")  # enables CONDSTORE
-    hms = highestmodseq(u)
-    m = fetch_map(r.ok("FETCH 2 MODSEQ")[0])[2][b"MODSEQ"]
-    m = modseq_of(m)
+    (MODSEQ highest-of-matches); it is a CONDSTORE-enabling command."""
+    user, r = mbox
+    with srv.raw(login=user) as other:
+        other.ok("SELECT INBOX")
+        u, _ = other.ok("SEARCH MODSEQ 1")
+        assert highestmodseq(u) is not None, u
+    r.ok("SELECT INBOX (CONDSTORE)")
+    r.ok("STORE 2,3 +FLAGS (\\Flagged)")
+    m = modseq_of(fetch_map(r.ok("FETCH 2 MODSEQ")[0])[2][b"MODSEQ"])
     u, _ = r.ok("SEARCH MODSEQ %d" % m)
     assert u == [b"* SEARCH 2 3 (MODSEQ %d)" % m], u
-    u, _ = r.ok('SEARCH MODSEQ "/flags/\\\\flagged" all %d FLAGGED' % m)
+    u, _ = r.ok('SEARCH MODSEQ "/flags/\\\\flagged" all %d' % m)
     assert u == [b"* SEARCH 2 3 (MODSEQ %d)" % m], u
     u, _ = r.ok("UID SEARCH MODSEQ %d" % (m + 1000))
     assert u == [b"* SEARCH"], u
     u, t = r.ok("SEARCH RETURN (COUNT) MODSEQ %d" % m)
     assert u == [b'* ESEARCH (TAG "%s") COUNT 2 MODSEQ %d' % (t.split()[0], m)], u
-    assert hms is not None
 
 
 def test_qresync_select_after_changes_elsewhere(srv, mbox):
@@ -297,9 +298,12 @@ def test_qresync_vanished_replaces_expunge(srv, mbox):
     r.ok("ENABLE QRESYNC")
     r.ok("SELECT INBOX")
     r.ok("STORE 1,2 +FLAGS.SILENT (\\Deleted)")
-    u, _ = r.ok("EXPUNGE")
+    u, t = r.ok("EXPUNGE")
     assert not any(b"EXPUNGE" in x for x in u), u
     assert vanished(u, earlier=False) == {1, 2}, u
+    # RFC 7162 3.2.7: the tagged OK tells the new HIGHESTMODSEQ
+    st = r.ok("STATUS INBOX (HIGHESTMODSEQ)")[0][0]
+    assert resp_code(t, "HIGHESTMODSEQ") == re.search(rb"HIGHESTMODSEQ (\d+)", st).group(1).decode(), (t, st)
     with srv.raw(login=user) as other:
         other.ok("SELECT INBOX")
         other.ok("UID STORE 5 +FLAGS (\\Deleted)")

@@ -125,7 +125,7 @@ static void test_return_options(void **state)
 	check_return("RETURN () ALL", true, ESEARCH_ALL, 2);
 	check_return("RETURN (MIN max Count) ALL", true, ESEARCH_MIN | ESEARCH_MAX | ESEARCH_COUNT, 2);
 	check_return("RETURN (SAVE) ALL", true, ESEARCH_SAVE, 2);
-	check_return("RETURN (UPDATE) ALL", true, ESEARCH_UPDATE | ESEARCH_ALL, 2);
+	check_return("RETURN (UPDATE) ALL", true, ESEARCH_UPDATE, 2);
 	check_return("RETURN (COUNT UPDATE) ALL", true, ESEARCH_COUNT | ESEARCH_UPDATE, 2);
 	check_return("RETURN (PARTIAL 1:10) ALL", true, ESEARCH_PARTIAL, 2);
 	check_return("RETURN (PARTIAL -1:-10) ALL", true, ESEARCH_PARTIAL, 2);
