@@ -181,7 +181,7 @@ static size_t root_header_len(const char *d, size_t len)
 
 static bool needs_parse(const struct imap_fetch_item *it)
 {
-	return it->path_len > 0;
+	return it->path_len > 0 || it->binary || it->binary_size;
 }
 
 /* The bytes of a body section of the current message (empty if the part
@@ -290,11 +290,42 @@ static void write_view_item(struct fetch_ctx *ctx, size_t idx, const struct imap
 	}
 }
 
+/* BINARY[..] / BINARY.SIZE[..] (RFC 3516; the rules in imap-fetch-binary.c) */
+static int write_binary(struct fetch_ctx *ctx, const struct imap_fetch_item *it,
+			struct buf *out)
+{
+	int ret = msg_parse(ctx);
+	if (ret < 0)
+		return ret;
+	const struct mime_part *part =
+		it->path_len > 0 ? part_by_path(ctx->mime, it->path, it->path_len) : NULL;
+	const char *data = ctx->md.data;
+	size_t len = it->path_len > 0 ? 0 : ctx->md.len;
+	if (part != NULL) {
+		imap_fetch_binary_decode(ctx->mime, part, &ctx->tmp);
+		data = buf_cstr(&ctx->tmp);
+		len = ctx->tmp.len;
+	}
+	item_sep(ctx, out);
+	imap_fetch_binary_write(it, &data, &len, out);
+	if (len >= FETCH_DIRECT_MIN) {
+		imap_send_buf(ctx->s, out);
+		buf_reset(out);
+		imap_send_raw(ctx->s, data, len);
+		ctx->flushed = true;
+	} else {
+		buf_append(out, data, len);
+	}
+	return 0;
+}
+
 static int write_section(struct fetch_ctx *ctx, const struct imap_fetch_item *it,
 			 struct buf *out)
 {
 	const char *data;
 	size_t len;
+	if (it->binary || it->binary_size)
+		return write_binary(ctx, it, out);
 	int ret = section_data(ctx, it, &data, &len);
 	if (ret < 0)
 		return ret;

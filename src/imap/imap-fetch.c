@@ -290,6 +290,8 @@ int imap_fetch_parse_item(const char *str, size_t len, struct imap_fetch_item *i
 	}
 
 	size_t prefix = (size_t)(bracket - str);
+	if (prefix >= 6 && om_mem_ieq(str, 6, "BINARY"))
+		return imap_fetch_parse_binary(str, len, item, error_r); /* RFC 3516 */
 	if (prefix == 9 && om_mem_ieq(str, 9, "BODY.PEEK"))
 		item->peek = true;
 	else if (!(prefix == 4 && om_mem_ieq(str, 4, "BODY"))) {

@@ -52,6 +52,9 @@ struct imap_fetch_item {
 	size_t n_fields;
 	char *name;                     /* response name before the data, e.g.
 					   "BODY[HEADER.FIELDS (FROM)]<0>" */
+	/* BINARY[..] / BINARY.PEEK[..] (binary) or BINARY.SIZE[..]
+	 * (binary_size), RFC 3516: spec is ALL, path the part */
+	bool binary, binary_size;
 };
 
 struct imap_fetch_request {
@@ -76,6 +79,22 @@ int imap_fetch_parse(const struct imap_arg *args, size_t n_args, bool uid,
 int imap_fetch_parse_item(const char *str, size_t len, struct imap_fetch_item *item,
 			  const char **error_r);
 void imap_fetch_item_clear(struct imap_fetch_item *item);
+
+/* --- BINARY (RFC 3516), imap-fetch-binary.c --- */
+struct mime_message;
+struct mime_part;
+struct buf;
+/* "BINARY[1.2]<0.10>", "BINARY.PEEK[..]", "BINARY.SIZE[..]". */
+int imap_fetch_parse_binary(const char *str, size_t len, struct imap_fetch_item *item,
+			    const char **error_r);
+/* The part's body with its Content-Transfer-Encoding undone, into out. */
+void imap_fetch_binary_decode(const struct mime_message *msg, const struct mime_part *part,
+			      struct buf *out);
+/* Append "BINARY[..] {N}\r\n" (or "~{N}" when the data holds NUL) after
+ * applying the partial range to *data and *len, which then name the bytes to
+ * send; for BINARY.SIZE, "BINARY.SIZE[..] N" and *len = 0. */
+void imap_fetch_binary_write(const struct imap_fetch_item *it, const char **data, size_t *len,
+			     struct buf *out);
 void imap_fetch_request_free(struct imap_fetch_request *req);
 
 #endif

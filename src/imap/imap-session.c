@@ -54,7 +54,7 @@ void imap_write_capability(const struct imap_session *s, struct buf *out)
 	/* RFC 9051, 5819, 8438, 6154, 9208, 3502, 6855, 3516; LITERAL+
 	 * covers LITERAL- (RFC 7888), which is not announced beside it */
 	buf_append_str(out, " IMAP4rev2 LIST-STATUS STATUS=SIZE CREATE-SPECIAL-USE QUOTA "
-			    "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE MULTIAPPEND UTF8=ACCEPT");
+			    "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE MULTIAPPEND UTF8=ACCEPT BINARY");
 	if (s->state != IMAP_STATE_NOT_AUTH && !s->compress_active)
 		buf_append_str(out, " COMPRESS=DEFLATE");
 	if (s->state != IMAP_STATE_NOT_AUTH)

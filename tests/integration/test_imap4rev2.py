@@ -84,3 +84,51 @@ def test_literal_plus_nonsync(server, user):
     r.send(b"L1 CREATE {5+}\r\nLitMb\r\n")
     assert r.collect("L1")[1].startswith(b"L1 OK")
     r.close()
+
+
+BIN_MSG = omtest.crlf("""\
+From: a@example.com
+Subject: binary parts
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="xx"
+
+--xx
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: quoted-printable
+
+caf=C3=A9 =3D ok
+--xx
+Content-Type: application/octet-stream
+Content-Transfer-Encoding: base64
+
+AAECAwQFBgc=
+--xx--
+""")
+
+
+def test_binary_fetch(server, user):
+    """BINARY (RFC 3516): decoded parts, literal8 for NUL, BINARY.SIZE,
+    partial, PEEK vs \\Seen, APPEND with a literal8."""
+    r = server.raw(login=user)
+    u, _ = r.ok("CAPABILITY")
+    assert b"BINARY" in u[0].split()
+    r.ok(b"APPEND INBOX ~{%d}\r\n" % len(BIN_MSG) + BIN_MSG)
+    r.ok("SELECT INBOX")
+    u, _ = r.ok("FETCH 1 (BINARY.SIZE[1] BINARY.SIZE[2])")
+    assert u == [b"* 1 FETCH (BINARY.SIZE[1] 10 BINARY.SIZE[2] 8)"]
+    u, _ = r.ok("FETCH 1 (BINARY.PEEK[1] BINARY.PEEK[2])")
+    assert u == [b"* 1 FETCH (BINARY[1] {10}\r\n" + "café = ok".encode() +
+                 b" BINARY[2] ~{8}\r\n\x00\x01\x02\x03\x04\x05\x06\x07)"]
+    u, _ = r.ok("FETCH 1 (BINARY.PEEK[2]<2.3>)")
+    assert u == [b"* 1 FETCH (BINARY[2]<2> {3}\r\n\x02\x03\x04)"]
+    u, _ = r.ok("FETCH 1 FLAGS")
+    assert b"\\Seen" not in u[0]
+    u, _ = r.ok("FETCH 1 BINARY[1]")
+    assert b"\\Seen" in u[0]
+    u, _ = r.ok("FETCH 1 BINARY.PEEK[]")
+    assert u[0].endswith(BIN_MSG + b")")
+    _, t = r.cmd("FETCH 1 BINARY[HEADER]")
+    assert status_of(t) == "BAD"
+    _, t = r.cmd("FETCH 1 BINARY.SIZE[1]<0.1>")
+    assert status_of(t) == "BAD"
+    r.close()

@@ -181,7 +181,9 @@ static void test_bad_items(void **state)
 		"BODY[HEADER.FIELDS ()]", "BODY[HEADER.FIELDS (a]", "BODY[HEADER.FIELDS a]",
 		"BODY[HEADER.FIELDS (\"a)]", "BODY[HEADER.FIELDS (\"\")]",
 		"BODY[HEADER.FIELDS (a) x]", "BODY[]<", "BODY[]<1>", "BODY[]<1.>", "BODY[]<.1>",
-		"BODY[]<a.1>", "BODY[]<1.2>x", "BODY[]x", "BINARY[]", "BODYX[]",
+		"BODY[]<a.1>", "BODY[]<1.2>x", "BODY[]x", "BODYX[]",
+		/* BINARY (RFC 3516): a part path only; no partial for .SIZE */
+		"BINARY[HEADER]", "BINARY.SIZE[1]<0.1>", "BINARY[0]", "BINARY[1.]", "BINARYX[]",
 		"BODY[HEADER.FIELDS (a{b)]", "BODY[1.MIME.TEXT]", "BODY[999999999]",
 		"BODY[]<99999999999999999999999.1>",
 	};

@@ -1,0 +1,253 @@
+/* LIBS: om_imap om_storage om_auth om_mime om_lib */
+/* The IMAP additions for modern clients, run through the real parser,
+ * passdb and Maildir storage without a network (as test_imap_session_cmds):
+ * LIST-EXTENDED/LIST-STATUS, CREATE-SPECIAL-USE, STATUS SIZE/DELETED,
+ * QUOTA, MULTIAPPEND, ENABLE IMAP4rev2/UTF8=ACCEPT, BINARY item parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "auth/passdb.h"
+#include "imap/imap-fetch.h"
+#include "imap/imap-session-private.h"
+#include "lib/config.h"
+#include "lib/om-error.h"
+
+struct fixture {
+	char dir[64];
+	struct om_config cfg;
+	struct imap_server server;
+	struct imap_session s;
+	struct imap_session_priv priv;
+	struct buf out;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char path[128];
+	char *error = NULL;
+	FILE *fp;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/om-imap-rev2-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(path, sizeof(path), "%s/users", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("alice:{PLAIN}secret::::::quota_rule=*:storage=10K:messages=2\n", fp);
+	fclose(fp);
+
+	config_defaults(&f->cfg);
+	free(f->cfg.mail_location);
+	struct buf loc = BUF_INIT;
+	buf_printf(&loc, "maildir:%s/mail/%%u", f->dir);
+	f->cfg.mail_location = buf_steal(&loc);
+	f->cfg.auth_failure_delay = 0;
+
+	struct buf spec = BUF_INIT;
+	buf_printf(&spec, "passwd-file:%s", path);
+	assert_int_equal(passdb_open(buf_cstr(&spec), &f->server.passdb, &error), 0);
+	buf_free(&spec);
+	f->server.cfg = &f->cfg;
+
+	struct imap_parser_limits limits = { 65536, 1 << 20, 65536, 100, 100000 };
+	f->s.server = &f->server;
+	f->s.cfg = &f->cfg;
+	f->s.parser = imap_parser_new(&limits);
+	f->s.priv = &f->priv;
+	f->s.state = IMAP_STATE_NOT_AUTH;
+	f->priv.capture = &f->out;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	imap_session_deselect(&f->s);
+	if (f->priv.parsed != NULL)
+		imap_command_free(f->priv.parsed);
+	if (f->s.user != NULL)
+		mail_user_unref(f->s.user);
+	imap_parser_free(f->s.parser);
+	buf_free(&f->priv.line);
+	buf_free(&f->s.tagged);
+	buf_free(&f->s.out);
+	free(f->s.username);
+	buf_free(&f->out);
+	passdb_close(f->server.passdb);
+	config_free(&f->cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Parse and run one command (literals included); the output. */
+static const char *run(struct fixture *f, const char *line)
+{
+	size_t len = strlen(line), off = 0;
+
+	buf_reset(&f->out);
+	while (off < len) {
+		size_t consumed = 0;
+		enum imap_parse_result r = imap_parser_run(f->s.parser, line + off, len - off, &consumed);
+		off += consumed;
+		if (r == IMAP_PARSE_COMMAND) {
+			imap_session_exec(&f->s, imap_parser_take(f->s.parser));
+		} else if (r == IMAP_PARSE_ERROR || r == IMAP_PARSE_FATAL) {
+			buf_printf(&f->out, "PARSE %s\r\n", imap_parser_error(f->s.parser));
+		}
+	}
+	return buf_cstr(&f->out);
+}
+
+static void login(struct fixture *f)
+{
+	const char *out = run(f, "l LOGIN alice secret\r\n");
+	assert_non_null(strstr(out, "l OK [CAPABILITY IMAP4rev1 "));
+	assert_int_equal(f->s.state, IMAP_STATE_AUTH);
+}
+
+static void assert_has(const char *out, const char *needle)
+{
+	if (strstr(out, needle) == NULL)
+		fail_msg("expected %s in:\n%s", needle, out);
+}
+
+static void assert_lacks(const char *out, const char *needle)
+{
+	if (strstr(out, needle) != NULL)
+		fail_msg("unexpected %s in:\n%s", needle, out);
+}
+
+static void test_list_extended(void **state)
+{
+	struct fixture *f = *state;
+
+	login(f);
+	assert_has(run(f, "a CREATE Fruit/Apple\r\n"), "a OK");
+	assert_has(run(f, "b SUBSCRIBE Fruit/Apple\r\n"), "b OK");
+	assert_has(run(f, "c SUBSCRIBE Missing\r\n"), "c OK");
+	const char *out = run(f, "d LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"\r\n");
+	assert_has(out, "* LIST (\\HasChildren) \"/\" \"Fruit\" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+	assert_has(out, "* LIST (\\NonExistent \\Subscribed) \"/\" \"Missing\"\r\n");
+	assert_lacks(out, "Fruit/Apple");
+	out = run(f, "e LIST \"\" \"*\"\r\n");
+	assert_lacks(out, "Missing");
+	out = run(f, "f LIST \"\" (\"Fruit\" \"Sent\") RETURN (STATUS (MESSAGES SIZE))\r\n");
+	assert_has(out, "* LIST (\\HasChildren) \"/\" \"Fruit\"\r\n"
+			"* STATUS \"Fruit\" (MESSAGES 0 SIZE 0)\r\n");
+	assert_has(out, "* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\n"
+			"* STATUS \"Sent\" (MESSAGES 0 SIZE 0)\r\n");
+	assert_has(run(f, "g LIST (RECURSIVEMATCH) \"\" \"*\"\r\n"), "g BAD");
+	assert_has(run(f, "h LIST \"\" \"*\" RETURN (STATUS (BOGUS))\r\n"), "h BAD");
+}
+
+static void test_create_use_status(void **state)
+{
+	struct fixture *f = *state;
+
+	login(f);
+	assert_has(run(f, "a CREATE Arch (USE (\\Archive))\r\n"), "a OK");
+	assert_has(run(f, "b LIST (SPECIAL-USE) \"\" \"Arch\"\r\n"),
+		   "* LIST (\\HasNoChildren \\Archive) \"/\" \"Arch\"\r\n");
+	assert_has(run(f, "c CREATE X (USE (\\Sent \\Trash))\r\n"), "c NO [USEATTR]");
+	assert_has(run(f, "d CREATE X (USE (\\Bogus))\r\n"), "d NO [USEATTR]");
+	assert_has(run(f, "e CREATE X (FOO)\r\n"), "e BAD");
+	assert_has(run(f, "f APPEND Arch (\\Deleted) {4}\r\nab\r\n\r\n"), "f OK [APPENDUID ");
+	assert_has(run(f, "g STATUS Arch (MESSAGES DELETED SIZE)\r\n"),
+		   "* STATUS \"Arch\" (MESSAGES 1 DELETED 1 SIZE 4)\r\n");
+}
+
+static void test_quota_and_multiappend(void **state)
+{
+	struct fixture *f = *state;
+
+	login(f);
+	/* messages=2: the third of one MULTIAPPEND fails and none stays */
+	const char *out = run(f, "a APPEND INBOX {4}\r\nab\r\n {4}\r\ncd\r\n"
+				 " {4}\r\nef\r\n\r\n");
+	assert_has(out, "a NO [OVERQUOTA]");
+	assert_has(run(f, "b STATUS INBOX (MESSAGES)\r\n"), "(MESSAGES 0)");
+	out = run(f, "c APPEND INBOX {4}\r\nab\r\n {4}\r\ncd\r\n\r\n");
+	assert_has(out, "c OK [APPENDUID ");
+	assert_has(out, " 3:4] "); /* UIDs 1 and 2 went with the rollback */
+	out = run(f, "d GETQUOTAROOT INBOX\r\n");
+	assert_has(out, "* QUOTAROOT \"INBOX\" \"User quota\"\r\n"
+			"* QUOTA \"User quota\" (STORAGE 1 10 MESSAGE 2 2)\r\n");
+	assert_has(run(f, "e APPEND INBOX {4}\r\nxy\r\n\r\n"), "e NO [OVERQUOTA]");
+	assert_has(run(f, "f SETQUOTA \"User quota\" (STORAGE 1)\r\n"), "f NO");
+	assert_has(run(f, "g GETQUOTA \"User quota\"\r\n"), "MESSAGE 2 2)\r\ng OK");
+}
+
+static void test_enable_rev2_utf8(void **state)
+{
+	struct fixture *f = *state;
+
+	login(f);
+	assert_has(run(f, "a CAPABILITY\r\n"), " IMAP4rev2 ");
+	assert_has(run(f, "b CREATE \"Gr&APw-n\"\r\n"), "b OK");
+	assert_has(run(f, "c LIST \"\" \"Gr*\"\r\n"), "\"Gr&APw-n\"\r\n");
+	assert_string_equal(run(f, "d ENABLE IMAP4rev2 UTF8=ACCEPT\r\n"),
+			    "* ENABLED IMAP4rev2 UTF8=ACCEPT\r\nd OK Enabled.\r\n");
+	assert_true(f->s.enabled_rev2 && f->s.enabled_utf8);
+	assert_has(run(f, "e LIST \"\" \"Gr*\"\r\n"), "\"Gr\xc3\xbcn\"\r\n");
+	assert_has(run(f, "f STATUS \"Gr\xc3\xbcn\" (RECENT)\r\n"), "(RECENT 0)");
+	assert_has(run(f, "g SELECT INBOX\r\n"), "g OK");
+	assert_lacks(buf_cstr(&f->out), "RECENT");
+}
+
+static void test_binary_items(void **state)
+{
+	(void)state;
+	struct imap_fetch_item it;
+	const char *err;
+
+	assert_int_equal(imap_fetch_parse_item("BINARY.PEEK[1.2]<5.10>", 22, &it, &err), 0);
+	assert_true(it.binary && it.peek && it.partial);
+	assert_int_equal(it.path_len, 2);
+	assert_string_equal(it.name, "BINARY[1.2]<5>");
+	const char *data = "0123456789\0abcdef";
+	size_t len = 17;
+	struct buf out = BUF_INIT;
+	imap_fetch_binary_write(&it, &data, &len, &out);
+	assert_string_equal(buf_cstr(&out), "BINARY[1.2]<5> ~{10}\r\n");
+	assert_int_equal(len, 10);
+	assert_memory_equal(data, "56789\0abcd", 10);
+	imap_fetch_item_clear(&it);
+	buf_reset(&out);
+
+	assert_int_equal(imap_fetch_parse_item("BINARY.SIZE[3]", 14, &it, &err), 0);
+	assert_true(it.binary_size && it.peek);
+	data = "abc";
+	len = 3;
+	imap_fetch_binary_write(&it, &data, &len, &out);
+	assert_string_equal(buf_cstr(&out), "BINARY.SIZE[3] 3");
+	imap_fetch_item_clear(&it);
+
+	assert_int_equal(imap_fetch_parse_item("BINARY[]", 8, &it, &err), 0);
+	assert_true(it.binary && !it.peek && it.path_len == 0);
+	imap_fetch_item_clear(&it);
+	buf_free(&out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_list_extended, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_use_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quota_and_multiappend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enable_rev2_utf8, setup, teardown),
+		cmocka_unit_test(test_binary_items),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
