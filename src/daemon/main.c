@@ -9,6 +9,7 @@
  * obox runs a background flusher, maildir has nothing to flush.) */
 #include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,32 @@ static int drop_privileges(const struct om_config *cfg, bool foreground)
 		return -1;
 	}
 	return 0;
+}
+
+/* mail_uid must name a user before anything is bound or logged: an unknown
+ * one is a config error like a bad value, "FILE:LINE: why" on stderr. */
+static int check_mail_uid(const struct om_config *cfg)
+{
+	if (cfg->mail_uid == NULL || cfg->mail_uid[0] == '\0')
+		return 0;
+	uid_t uid;
+	gid_t gid;
+	char *error = NULL;
+	if (privs_resolve(cfg->mail_uid, &uid, &gid, &error) == 0)
+		return 0;
+	unsigned line = config_key_line(cfg, "mail_uid");
+	unsigned long long num;
+	bool numeric = om_parse_u64(cfg->mail_uid, strlen(cfg->mail_uid), &num);
+	struct passwd pw, *res = NULL;
+	char tmp[4096];
+	if (!numeric && (getpwnam_r(cfg->mail_uid, &pw, tmp, sizeof(tmp), &res) != 0 ||
+			 res == NULL))
+		fprintf(stderr, "%s:%u: unknown user '%s' for mail_uid\n", cfg->path, line,
+			cfg->mail_uid);
+	else
+		fprintf(stderr, "%s:%u: %s\n", cfg->path, line, error);
+	free(error);
+	return -1;
 }
 
 /* Everything after the config: 0 after a clean stop, 1 on a startup error. */
@@ -240,6 +267,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	buf_free(&err);
+	if (check_mail_uid(&cfg) != 0) {
+		config_free(&cfg);
+		return 1;
+	}
 	int r = serve(&cfg, config_path, foreground);
 	config_free(&cfg);
 	return r;

@@ -159,6 +159,8 @@ void config_free(struct om_config *cfg)
 	}
 	free(cfg->path);
 	cfg->path = NULL;
+	free(cfg->key_lines);
+	cfg->key_lines = NULL;
 }
 
 /* ---- value parsers ---- */
@@ -629,6 +631,9 @@ int config_load(struct om_config *cfg, const char *path, struct buf *err)
 	fclose(f);
 	free(line);
 	buf_free(&value);
+	free(cfg->key_lines);
+	cfg->key_lines = om_calloc(CFG_NKEYS, sizeof(*cfg->key_lines));
+	memcpy(cfg->key_lines, seen_line, sizeof(seen_line));
 
 	if (ret == 0) {
 		/* an explicit empty hostname means "the default", never "" in a greeting */
@@ -644,6 +649,14 @@ int config_load(struct om_config *cfg, const char *path, struct buf *err)
 	}
 	buf_free(&why);
 	return ret;
+}
+
+unsigned config_key_line(const struct om_config *cfg, const char *key)
+{
+	const struct cfg_key *k = find_key(key);
+	if (k == NULL || cfg->key_lines == NULL)
+		return 0;
+	return cfg->key_lines[k - cfg_keys];
 }
 
 /* ---- printing ---- */

@@ -12,6 +12,9 @@ enum om_role { OM_ROLE_BACKEND, OM_ROLE_DIRECTOR };
 
 struct om_config {
 	char *path;                 /* file it was loaded from */
+	/* line of path that set each key (0 = default), in table order; for
+	 * errors found after loading (config_key_line) */
+	unsigned *key_lines;
 
 	/* DESIGN.md keys */
 	enum om_role role;          /* role = backend|director (default backend) */
@@ -62,6 +65,9 @@ int config_load(struct om_config *cfg, const char *path, struct buf *err);
 /* Defaults only (for tests and the CLI without a file). */
 void config_defaults(struct om_config *cfg);
 void config_free(struct om_config *cfg);
+/* The line of cfg->path that set key, for errors found after loading (an
+ * unknown mail_uid): 0 if the key kept its default or is unknown. */
+unsigned config_key_line(const struct om_config *cfg, const char *key);
 /* The effective config, every key with its value, as `key = value` lines. */
 void config_print(const struct om_config *cfg, struct buf *out);
 

@@ -61,6 +61,29 @@ def test_bad_config_exits_1_with_file_line(conf_srv, line, why):
     assert r2.returncode != 0 and ("%s:%d:" % (path, nlines)) in r2.stderr, r2.stderr
 
 
+@pytest.mark.parametrize("uid,why", [
+    ("no-such-user-xyz", r"unknown user 'no-such-user-xyz' for mail_uid"),
+    ("root", r"mail_uid root: is root"),
+])
+def test_bad_mail_uid_is_a_config_error(conf_srv, uid, why):
+    """mail_uid is resolved right after the config is read: FILE:LINE on
+    stderr, exit 1, and nothing bound or logged as listening before."""
+    conf_srv.conf["mail_uid"] = uid
+    conf_srv.write_files()
+    path = conf_srv.conf_path
+    with open(path) as f:
+        nline = [i for i, l in enumerate(f, 1) if re.match(r"\s*mail_uid\s*=", l)]
+    assert len(nline) == 1, nline
+    r = run_daemon(path)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    m = re.search(r"%s:(\d+): (.*)" % re.escape(path), r.stderr)
+    assert m, "no FILE:LINE: in %r" % r.stderr
+    assert int(m.group(1)) == nline[0], (m.group(0), nline)
+    assert re.search(why, m.group(2)), m.group(0)
+    assert "listening" not in r.stderr, r.stderr
+    assert not omtest.sanitizer_reports(r.stderr), r.stderr
+
+
 def test_missing_config_file(conf_srv):
     r = run_daemon(os.path.join(conf_srv.base, "nope.conf"))
     assert r.returncode == 1, r
