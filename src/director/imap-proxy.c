@@ -35,6 +35,7 @@
 #define RELAY_HIGH (1024 * 1024)
 #define RELAY_LOW (256 * 1024)
 #define RELAY_POLL_MS 20
+#define RELAY_READ_MAX (256 * 1024)
 
 enum iproxy_state { ST_PRE, ST_SASL, ST_LOGIN, ST_RELAY };
 
@@ -411,6 +412,9 @@ static void login_job_done(void *arg)
 	p->ds.conn = c;
 	director_session_add(&p->ds);
 	p->registered = true;
+	/* libevent reads 16 KiB per call by default: big FETCHes want more */
+	bufferevent_set_max_single_read(p->be, RELAY_READ_MAX);
+	bufferevent_set_max_single_write(p->be, RELAY_READ_MAX);
 	bufferevent_setcb(p->be, be_readcb, NULL, be_eventcb, p);
 	bufferevent_enable(p->be, EV_READ | EV_WRITE);
 	/* commands the client pipelined behind its LOGIN */
