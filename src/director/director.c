@@ -44,8 +44,6 @@ static struct {
 static atomic_uint_fast64_t c_logins_ok, c_logins_failed, c_bytes_to_backend, c_bytes_to_client;
 static atomic_int_fast64_t g_conns;
 
-void (*director_kick_fn)(struct conn *c, void *arg);
-
 static int64_t mono_s(void)
 {
 	struct timespec ts;
@@ -225,7 +223,7 @@ static void kick_drained(void)
 			memcpy(ids[nk++], D.b[i].id, DIRECTOR_ID_MAX);
 	}
 	pthread_mutex_unlock(&D.mu);
-	if (nk == 0 || director_kick_fn == NULL)
+	if (nk == 0)
 		return;
 	unsigned kicked = 0;
 	pthread_mutex_lock(&D.sess_mu);
@@ -235,7 +233,7 @@ static void kick_drained(void)
 		for (size_t i = 0; i < nk; i++) {
 			if (strcmp(s->backend_id, ids[i]) == 0) {
 				s->kicked = true;
-				conn_post(s->conn, director_kick_fn, s);
+				conn_post(s->conn, director_imap_kick, s);
 				kicked++;
 				break;
 			}

@@ -116,9 +116,9 @@ struct director_session {
 };
 void director_session_add(struct director_session *ds);
 void director_session_remove(struct director_session *ds);
-/* Set by imap-proxy.c: says BYE and closes (loop thread; c NULL = gone;
- * arg = the struct director_session). */
-extern void (*director_kick_fn)(struct conn *c, void *arg);
+/* imap-proxy.c: says BYE and closes (a conn_post callback: loop thread;
+ * c NULL = gone; arg = the struct director_session). */
+void director_imap_kick(struct conn *c, void *arg);
 
 /* Counters for /metrics. */
 void director_count_login(bool ok);

@@ -122,7 +122,7 @@ static void be_eventcb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-static void kick(struct conn *c, void *arg)
+void director_imap_kick(struct conn *c, void *arg)
 {
 	if (c == NULL)
 		return;
@@ -644,7 +644,6 @@ static void *ip_on_open(struct conn *c, void *ctx)
 	p->c = c;
 	p->ls = ctx;
 	p->state = ST_PRE;
-	director_kick_fn = kick;
 	director_count_conn(1);
 	struct buf caps = BUF_INIT;
 	capability(p, &caps);

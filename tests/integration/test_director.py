@@ -567,3 +567,24 @@ def test_passthrough_auth(small):
         r.send(base64.b64encode(b"\0d051\0pw-d051") + b"\r\n")
         un, tagged = r.collect("X1")
         assert tagged.startswith(b"X1 OK"), tagged
+
+
+def test_lmtp_bdat_through_director(small):
+    b, d, p, fake = small
+    live = "127.0.0.1:%d" % b.ports["imap"]
+    ids = [live, "127.0.0.1:%d" % fake.port]
+    user = [u for u in sorted(users())[120:160]
+            if max(ids, key=lambda i: hrw_score(u, i, 100)) == live][0]
+    body = b"Subject: bdat\r\n\r\n" + b"line\r\n" * 1000
+    with d.lmtp() as c:
+        code, lines = c.lhlo()
+        assert "CHUNKING" in " ".join(lines)
+        assert c.cmd("MAIL FROM:<s@example.com>")[0] == 250
+        assert c.cmd("RCPT TO:<%s+tag@example.com>" % user)[0] == 250
+        c.send_line(b"BDAT %d LAST" % len(body))
+        c.sock.sendall(body)
+        code, lines = c.reply()
+    assert code == 250, lines
+    with login(d, user) as r:
+        un, _ = r.ok("SELECT INBOX")
+        assert any(re.match(rb"\* [1-9]\d* EXISTS", x) for x in un), un
