@@ -37,7 +37,7 @@ static void deflate_ctx_free(void *arg)
 	free(z);
 }
 
-static enum bufferevent_filter_result inflate_filter(struct evbuffer *src, struct evbuffer *dst,
+static enum bufferevent_filter_result inflate_locked(struct evbuffer *src, struct evbuffer *dst,
 						     ev_ssize_t dst_limit,
 						     enum bufferevent_flush_mode mode, void *arg)
 {
@@ -94,7 +94,7 @@ static bool deflate_step(struct deflate_ctx *z, struct evbuffer *dst, int flush,
 	return r == Z_OK || r == Z_BUF_ERROR;
 }
 
-static enum bufferevent_filter_result deflate_filter(struct evbuffer *src, struct evbuffer *dst,
+static enum bufferevent_filter_result deflate_locked(struct evbuffer *src, struct evbuffer *dst,
 						     ev_ssize_t dst_limit,
 						     enum bufferevent_flush_mode mode, void *arg)
 {
@@ -126,6 +126,35 @@ static enum bufferevent_filter_result deflate_filter(struct evbuffer *src, struc
 		z->out_pending = false;
 	}
 	return BEV_OK;
+}
+
+/* The filter bufferevent gets a lock of its own (libevent takes the
+ * underlying's only when it is known, which it isn't yet inside
+ * bufferevent_filter_new), so the buffer of the layer below can be drained
+ * by the loop thread, or the input above by a worker, while a filter runs.
+ * Hold both buffers' locks across peek/reserve..drain/commit. */
+static enum bufferevent_filter_result inflate_filter(struct evbuffer *src, struct evbuffer *dst,
+						     ev_ssize_t dst_limit,
+						     enum bufferevent_flush_mode mode, void *arg)
+{
+	evbuffer_lock(dst);
+	evbuffer_lock(src);
+	enum bufferevent_filter_result r = inflate_locked(src, dst, dst_limit, mode, arg);
+	evbuffer_unlock(src);
+	evbuffer_unlock(dst);
+	return r;
+}
+
+static enum bufferevent_filter_result deflate_filter(struct evbuffer *src, struct evbuffer *dst,
+						     ev_ssize_t dst_limit,
+						     enum bufferevent_flush_mode mode, void *arg)
+{
+	evbuffer_lock(src);
+	evbuffer_lock(dst);
+	enum bufferevent_filter_result r = deflate_locked(src, dst, dst_limit, mode, arg);
+	evbuffer_unlock(dst);
+	evbuffer_unlock(src);
+	return r;
 }
 
 bool conn_is_compressed(const struct conn *c)

@@ -129,3 +129,25 @@ def test_garbage_after_compress_closes(server, user):
     r.send(b"\xff" * 64)                # not a deflate stream
     assert r.closed()
     server.assert_alive()
+
+
+def test_compress_over_imaps(make_server):
+    """The deflate filter sits above TLS: IMAPS, COMPRESS, a 200 KB FETCH."""
+    srv = make_server(tls=True, listeners=("imap", "lmtp", "imaps"),
+                      users={"t": "t-pw"}, pool=0)
+    ctx = omtest.client_context(srv.cert)
+    raw = socket.create_connection(("127.0.0.1", srv.ports["imaps"]), timeout=30)
+    tls = ctx.wrap_socket(raw, server_hostname="localhost")
+    r = omtest.RawImap(None, sock=tls)
+    r.login("t", "t-pw")
+    msg = messages.simple("tls big", body="abcdefghij" * 20000 + "\n")
+    r.append("INBOX", msg)
+    z = start_compress(r)
+    _, t = z.cmd(b"SELECT INBOX")
+    assert b" OK " in t
+    u, t = z.cmd(b"FETCH 1 BODY.PEEK[]")
+    assert b" OK " in t
+    assert u[0].split(b"}\r\n", 1)[1][:len(msg)] == msg
+    _, t = z.cmd(b"LOGOUT")
+    assert b" OK " in t
+    tls.close()
