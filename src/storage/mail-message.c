@@ -209,6 +209,8 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 	struct fts_doc fdoc;
 	struct mail_sort_fields fsort;
 	bool have_fts = false;
+	void *prep = NULL;
+	bool stored = false;
 	int ret = mail_name_normalize(mailbox, &norm);
 	if (ret < 0)
 		goto out_nolock;
@@ -237,6 +239,14 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 	fts_build(req.data, req.len, &fdoc, &fsort);
 	have_fts = true;
 
+	if (user->ops->msg_upload != NULL) {
+		/* the slow store write outside the lock: a user's deliveries overlap */
+		ret = user->ops->msg_upload(user, norm.data, save, &req, &prep);
+		if (ret < 0)
+			goto out_nolock;
+		req.prep = prep;
+	}
+
 	mail_user_lock(user);
 	ret = mail_user_find_mailbox(user, norm.data, &mb);
 	if (ret == 0 && mb.uidvalidity == 0)
@@ -250,6 +260,7 @@ int mailbox_append(struct mail_user *user, const char *mailbox, const struct mai
 	ret = keywords_resolve(user, mb.id, save->keywords, save->n_keywords, true, &req.keywords);
 	if (ret == 0)
 		ret = user->ops->msg_save(user, &mb, &req, &msg);
+	stored = ret == 0;
 	if (ret == 0) {
 		msg.rec.modseq = ++mb.highest_modseq;
 		if (msg.rec.uid >= mb.uidnext)
@@ -279,6 +290,8 @@ out:
 	if (ret == 0)
 		mail_user_notify(user, norm.data);
 out_nolock:
+	if (prep != NULL)
+		user->ops->msg_upload_done(user, prep, stored);
 	if (have_fts) {
 		fts_doc_free(&fdoc);
 		mail_sort_fields_free(&fsort);

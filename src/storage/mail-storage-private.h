@@ -54,6 +54,7 @@ struct mail_save_req {
 	uint64_t keywords;          /* bits of the mailbox's index keywords */
 	int64_t internal_date;
 	int32_t internal_tz;
+	void *prep;                 /* what the driver's msg_upload made, or NULL */
 };
 
 struct mail_storage_ops {
@@ -105,6 +106,15 @@ struct mail_storage_ops {
 	 * read one by one. Called WITHOUT the user lock (msgs are copies);
 	 * best effort. */
 	int (*msg_prefetch)(struct mail_user *user, const struct index_msg *msgs, size_t n);
+	/* Optional: write the message's bytes to the store BEFORE the user
+	 * lock is taken (slow I/O that would otherwise serialize a user's
+	 * deliveries); called without the lock. On success *prep_r goes to
+	 * msg_save as req->prep, and then, whatever happened, to
+	 * msg_upload_done: saved = msg_save succeeded (else the driver
+	 * removes what it wrote). */
+	int (*msg_upload)(struct mail_user *user, const char *mailbox, const struct mail_save *save,
+			  const struct mail_save_req *req, void **prep_r);
+	void (*msg_upload_done)(struct mail_user *user, void *prep, bool saved);
 };
 
 extern const struct mail_storage_ops maildir_storage_ops;

@@ -565,6 +565,28 @@ static void test_open_fails_when_store_down(void **state)
 	cfg_set(&cfg.objstore, "file:%s/objects", tmpdir);
 }
 
+static void test_refused_save_leaves_no_object(void **state)
+{
+	(void)state;
+	cfg.quota = 200;
+	struct mail_user *u = open_user("jack");
+	append(u, "INBOX", "Subject: small\n\nfits\n", 0, NULL);
+	struct buf big = BUF_INIT;
+	buf_append_str(&big, "Subject: big\n\n");
+	for (int i = 0; i < 20; i++)
+		buf_append_str(&big, "too much for the quota\n");
+	struct mail_save save = { .data = big.data, .len = big.len };
+	uint32_t uidv, uid;
+	/* the object is written before the lock, removed when the save fails */
+	assert_int_equal(mailbox_append(u, "INBOX", &save, &uidv, &uid), -OM_EQUOTA);
+	assert_int_equal(count_keys("jack", "m/"), 1);
+	assert_int_equal(mailbox_append(u, "NoSuchBox", &save, &uidv, &uid), -OM_ENOTFOUND);
+	assert_int_equal(count_keys("jack", "m/"), 1);
+	mail_user_unref(u);
+	buf_free(&big);
+	cfg.quota = 0;
+}
+
 static void test_compress(void **state)
 {
 	(void)state;
@@ -612,6 +634,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lease_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails_when_store_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_save_leaves_no_object, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compress, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

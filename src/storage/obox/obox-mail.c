@@ -55,6 +55,109 @@ int obox_append_record(struct om_index *idx, const struct index_mailbox *mb,
 	return ret;
 }
 
+/* Write the message object (CRLF bytes, optionally zstd) with its
+ * metadata; durable when this returns 0. */
+static int object_put(struct obox_user *ou, const char *mb_guid, uint32_t uid,
+		      const struct mail_save_req *req, const char *kws, const char *guid)
+{
+	struct buf crlf = BUF_INIT, z = BUF_INIT, key = BUF_INIT;
+	mail_data_to_crlf(req->data, req->len, &crlf);
+	const char *data = crlf.data != NULL ? crlf.data : "";
+	size_t len = crlf.len;
+	struct objstore_meta meta = { 0 };
+	char num[64];
+	objstore_meta_set(&meta, "mailbox", mb_guid);
+	snprintf(num, sizeof(num), "%u", uid);
+	objstore_meta_set(&meta, "uid", num);
+	snprintf(num, sizeof(num), "%lld", (long long)req->internal_date);
+	objstore_meta_set(&meta, "date", num);
+	snprintf(num, sizeof(num), "%d", (int)req->internal_tz);
+	objstore_meta_set(&meta, "tz", num);
+	snprintf(num, sizeof(num), "%u", req->flags & MAIL_FLAGS_STORED);
+	objstore_meta_set(&meta, "flags", num);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)req->vsize);
+	objstore_meta_set(&meta, "vsize", num);
+	if (kws[0] != '\0' && strlen(kws) <= 1000) /* the index has them all anyway */
+		objstore_meta_set(&meta, "keywords", kws);
+	if (obox_settings()->compress && len >= OBOX_COMPRESS_MIN) {
+		size_t bound = ZSTD_compressBound(len);
+		buf_reserve(&z, bound);
+		size_t zl = ZSTD_compress(z.data, bound, data, len, 3);
+		if (!ZSTD_isError(zl) && zl < len) {
+			z.len = zl;
+			data = z.data;
+			len = zl;
+			objstore_meta_set(&meta, "compress", "zstd");
+		}
+	}
+	obox_msg_key(ou, guid, &key);
+	int ret = objstore_put(obox_store(), key.data, data, len, &meta, 0, NULL, NULL);
+	if (ret < 0)
+		ret = obox_store_error(ou, "put", key.data, ret);
+	objstore_meta_free(&meta);
+	buf_free(&crlf);
+	buf_free(&z);
+	buf_free(&key);
+	return ret;
+}
+
+struct obox_prep {
+	char guid[33];
+};
+
+int obox_msg_upload(struct mail_user *user, const char *mailbox, const struct mail_save *save,
+		    const struct mail_save_req *req, void **prep_r)
+{
+	struct obox_user *ou = obox_user(user);
+	struct index_mailbox mb = { 0 };
+	*prep_r = NULL;
+	mail_user_lock(user);
+	int ret = mail_user_find_mailbox(user, mailbox, &mb);
+	if (ret == 0)
+		ret = obox_writable(ou);
+	mail_user_unlock(user);
+	struct buf kws = BUF_INIT;
+	for (size_t i = 0; ret == 0 && i < save->n_keywords; i++) {
+		if (!mail_keyword_valid(save->keywords[i]))
+			continue;
+		if (kws.len > 0)
+			buf_append_c(&kws, ',');
+		obox_field_escape(&kws, save->keywords[i]);
+	}
+	struct obox_prep *prep = NULL;
+	if (ret == 0) {
+		prep = om_calloc(1, sizeof(*prep));
+		obox_guid_random(prep->guid);
+		/* the UID is a hint (the next free one now): a rebuild that finds
+		 * the object without its index row tries it first */
+		ret = object_put(ou, mb.guid, mb.uidnext, req, buf_cstr(&kws), prep->guid);
+	}
+	if (ret < 0) {
+		free(prep);
+		prep = NULL;
+	}
+	*prep_r = prep;
+	buf_free(&kws);
+	index_mailbox_clear(&mb);
+	return ret;
+}
+
+void obox_msg_upload_done(struct mail_user *user, void *p, bool saved)
+{
+	struct obox_prep *prep = p;
+	if (!saved) {
+		/* never indexed nor logged: nobody references it */
+		struct buf key = BUF_INIT;
+		obox_msg_key(obox_user(user), prep->guid, &key);
+		int ret = objstore_delete(obox_store(), key.data);
+		if (ret < 0 && ret != -OM_ENOTFOUND)
+			log_warn("obox %s: removing %s of a failed save: %s (a rebuild may add it)",
+				 user->name, key.data, om_strerror(ret));
+		buf_free(&key);
+	}
+	free(prep);
+}
+
 int obox_msg_save(struct mail_user *user, struct index_mailbox *mb,
 		  const struct mail_save_req *req, struct index_msg *msg_r)
 {
@@ -69,60 +172,25 @@ int obox_msg_save(struct mail_user *user, struct index_mailbox *mb,
 	msg_r->rec.size = req->vsize;
 	msg_r->rec.internal_date = req->internal_date;
 	msg_r->rec.internal_tz = req->internal_tz;
-	obox_guid_random(msg_r->rec.guid);
 	msg_r->ddata = om_strdup("");
-
-	/* The object holds RFC 5322 bytes (CRLF): what IMAP serves. */
-	struct buf crlf = BUF_INIT, z = BUF_INIT, key = BUF_INIT, kws = BUF_INIT, rec = BUF_INIT;
-	mail_data_to_crlf(req->data, req->len, &crlf);
-	const char *data = crlf.data != NULL ? crlf.data : "";
-	size_t len = crlf.len;
-	struct objstore_meta meta = { 0 };
-	char num[64];
-	objstore_meta_set(&meta, "mailbox", mb->guid);
-	snprintf(num, sizeof(num), "%u", msg_r->rec.uid);
-	objstore_meta_set(&meta, "uid", num);
-	snprintf(num, sizeof(num), "%lld", (long long)req->internal_date);
-	objstore_meta_set(&meta, "date", num);
-	snprintf(num, sizeof(num), "%d", (int)req->internal_tz);
-	objstore_meta_set(&meta, "tz", num);
-	snprintf(num, sizeof(num), "%u", msg_r->rec.flags);
-	objstore_meta_set(&meta, "flags", num);
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)req->vsize);
-	objstore_meta_set(&meta, "vsize", num);
-	ret = obox_keywords_field(user->index, mb->id, req->keywords, &kws);
-	if (ret < 0)
-		goto out;
-	if (kws.len > 0 && kws.len <= 1000) /* the index has them all anyway */
-		objstore_meta_set(&meta, "keywords", kws.data);
-	if (obox_settings()->compress && len >= OBOX_COMPRESS_MIN) {
-		size_t bound = ZSTD_compressBound(len);
-		buf_reserve(&z, bound);
-		size_t zl = ZSTD_compress(z.data, bound, data, len, 3);
-		if (!ZSTD_isError(zl) && zl < len) {
-			z.len = zl;
-			data = z.data;
-			len = zl;
-			objstore_meta_set(&meta, "compress", "zstd");
-		}
-	}
-	obox_msg_key(ou, msg_r->rec.guid, &key);
-	ret = objstore_put(obox_store(), key.data, data, len, &meta, 0, NULL, NULL);
-	if (ret < 0) {
-		ret = obox_store_error(ou, "put", key.data, ret);
-		goto out;
+	struct buf kws = BUF_INIT, rec = BUF_INIT;
+	if (req->prep != NULL) {
+		/* uploaded before the lock (obox_msg_upload) */
+		memcpy(msg_r->rec.guid, ((const struct obox_prep *)req->prep)->guid, 33);
+	} else {
+		obox_guid_random(msg_r->rec.guid);
+		ret = obox_keywords_field(user->index, mb->id, req->keywords, &kws);
+		if (ret == 0)
+			ret = object_put(ou, mb->guid, msg_r->rec.uid, req, buf_cstr(&kws),
+					 msg_r->rec.guid);
 	}
 	/* Durable now: the index may learn of it. */
-	ret = obox_append_record(user->index, mb, msg_r, &rec);
+	if (ret == 0)
+		ret = obox_append_record(user->index, mb, msg_r, &rec);
 	if (ret == 0)
 		obox_log_add(ou, rec.data);
-out:
-	if (ret < 0)
+	else
 		index_msg_clear(msg_r);
-	objstore_meta_free(&meta);
-	buf_free(&crlf);
-	buf_free(&z);
-	buf_free(&key);
 	buf_free(&kws);
 	buf_free(&rec);
 	return ret;

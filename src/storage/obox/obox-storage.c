@@ -406,4 +406,6 @@ const struct mail_storage_ops obox_storage_ops = {
 	.msg_copy = obox_msg_copy,
 	.msg_read = obox_msg_read,
 	.msg_prefetch = obox_msg_prefetch,
+	.msg_upload = obox_msg_upload,
+	.msg_upload_done = obox_msg_upload_done,
 };

@@ -143,6 +143,9 @@ uint64_t obox_delete_after_seq(struct obox_user *ou);
 /* --- obox-mail.c --- */
 int obox_msg_save(struct mail_user *user, struct index_mailbox *mb,
 		  const struct mail_save_req *req, struct index_msg *msg_r);
+int obox_msg_upload(struct mail_user *user, const char *mailbox, const struct mail_save *save,
+		    const struct mail_save_req *req, void **prep_r);
+void obox_msg_upload_done(struct mail_user *user, void *prep, bool saved);
 int obox_msg_set_flags(struct mail_user *user, const struct index_mailbox *mb,
 		       struct index_msg *msg, uint32_t flags, uint64_t keywords);
 int obox_msg_expunge(struct mail_user *user, const struct index_mailbox *mb,
