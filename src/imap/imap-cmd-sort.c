@@ -56,7 +56,8 @@ static void skip_uid_prefix(struct imap_command *cmd, const char *name,
  * matches (with sort fields when want_fields). false: the tagged reply is
  * set. */
 static bool run_search(struct imap_session *s, const char *cmd_name, const struct imap_arg *args,
-		       size_t n_args, bool want_fields, struct matches *m_r)
+		       size_t n_args, bool want_fields, struct matches *m_r,
+		       struct search_program **keep_prog_r)
 {
 	const char *charset, *error;
 	size_t len;
@@ -102,7 +103,10 @@ static bool run_search(struct imap_session *s, const char *cmd_name, const struc
 		if (imap_search_match_msg(s, prog, i, &err))
 			m_r->idx[m_r->n++] = i;
 	}
-	search_program_free(prog);
+	if (keep_prog_r != NULL && err == 0)
+		*keep_prog_r = prog; /* CONTEXT=SORT keeps evaluating it */
+	else
+		search_program_free(prog);
 	for (size_t k = 0; k < m_r->n && err == 0 && want_fields; k++) {
 		const struct imap_msg *im = &v->msgs[m_r->idx[k]];
 		if (im->expunged)
@@ -176,8 +180,14 @@ void cmd_sort(struct imap_session *s, struct imap_command *cmd)
 		imap_cmd_bad(s, "Error in IMAP command SORT: %s", error);
 		return;
 	}
-	if ((opts.ret & ~(unsigned)(ESEARCH_MIN | ESEARCH_MAX | ESEARCH_ALL | ESEARCH_COUNT)) != 0) {
+	if ((opts.ret & ~(unsigned)(ESEARCH_MIN | ESEARCH_MAX | ESEARCH_ALL | ESEARCH_COUNT |
+				    ESEARCH_UPDATE | ESEARCH_CONTEXT)) != 0) {
 		imap_cmd_bad(s, "Error in IMAP command SORT: Unsupported RETURN option for SORT");
+		return;
+	}
+	bool update = (opts.ret & ESEARCH_UPDATE) != 0;
+	if (update && imap_search_context_exists(s, cmd->tag)) {
+		imap_cmd_bad(s, "Error in IMAP command SORT: Tag already names a search context");
 		return;
 	}
 	if (opts.esearch && opts.ret == 0)
@@ -190,7 +200,9 @@ void cmd_sort(struct imap_session *s, struct imap_command *cmd)
 		return;
 	}
 	struct matches m;
-	if (!run_search(s, "SORT", args + 1, n_args - 1, sort_keys_need_headers(keys, n_keys), &m))
+	struct search_program *prog = NULL;
+	if (!run_search(s, "SORT", args + 1, n_args - 1, sort_keys_need_headers(keys, n_keys), &m,
+			update ? &prog : NULL))
 		return;
 
 	const struct imap_view *v = &s->view;
@@ -242,6 +254,12 @@ void cmd_sort(struct imap_session *s, struct imap_command *cmd)
 	buf_append(&line, "\r\n", 2);
 	imap_send_buf(s, &line);
 	buf_free(&line);
+	if (update) {
+		/* CONTEXT=SORT (RFC 5267): kept current by imap-esearch.c */
+		for (size_t k = 0; k < m.n; k++)
+			nums[k] = items[k].uid;
+		(void)imap_sort_context_add(s, prog, keys, n_keys, nums, m.n);
+	}
 	free(nums);
 	free(items);
 	matches_free(&m);
@@ -265,7 +283,7 @@ void cmd_thread(struct imap_session *s, struct imap_command *cmd)
 		return;
 	}
 	struct matches m;
-	if (!run_search(s, "THREAD", args + 1, n_args - 1, true, &m))
+	if (!run_search(s, "THREAD", args + 1, n_args - 1, true, &m, NULL))
 		return;
 
 	const struct imap_view *v = &s->view;

@@ -201,8 +201,33 @@ static void context_clear(struct imap_search_context *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static struct imap_search_context *context_new(struct imap_session *s,
+					       struct search_program *prog, const uint32_t *uids,
+					       size_t n);
+
 bool imap_search_context_add(struct imap_session *s, struct search_program *prog,
 			     const uint32_t *uids, size_t n)
+{
+	return context_new(s, prog, uids, n) != NULL;
+}
+
+bool imap_sort_context_add(struct imap_session *s, struct search_program *prog,
+			   const struct sort_key *keys, size_t n_keys, const uint32_t *uids,
+			   size_t n)
+{
+	struct imap_search_context *c = context_new(s, prog, uids, n);
+	if (c == NULL)
+		return false;
+	c->sorted = true;
+	om_assert(n_keys <= SORT_MAX_KEYS);
+	memcpy(c->keys, keys, n_keys * sizeof(*keys));
+	c->n_keys = n_keys;
+	return true;
+}
+
+static struct imap_search_context *context_new(struct imap_session *s,
+					       struct search_program *prog, const uint32_t *uids,
+					       size_t n)
 {
 	const char *tag = s->cmd != NULL && s->cmd->tag != NULL ? s->cmd->tag : "";
 	if (s->n_search_contexts >= IMAP_MAX_SEARCH_CONTEXTS) {
@@ -213,7 +238,7 @@ bool imap_search_context_add(struct imap_session *s, struct search_program *prog
 		imap_send_buf(s, &line);
 		buf_free(&line);
 		search_program_free(prog);
-		return false;
+		return NULL;
 	}
 	s->search_contexts = om_reallocarray(s->search_contexts, s->n_search_contexts + 1,
 					     sizeof(*s->search_contexts));
@@ -232,7 +257,7 @@ bool imap_search_context_add(struct imap_session *s, struct search_program *prog
 	for (size_t i = 0; i < s->view.count; i++)
 		if (s->view.msgs[i].modseq > c->seen_modseq)
 			c->seen_modseq = s->view.msgs[i].modseq;
-	return true;
+	return c;
 }
 
 void cmd_cancelupdate(struct imap_session *s, struct imap_command *cmd)
@@ -318,9 +343,26 @@ static void send_update(struct imap_session *s, const struct imap_search_context
 	buf_free(&line);
 }
 
+/* Index of uid in a sorted context's result, or -1. */
+static long sorted_find(const struct imap_search_context *c, uint32_t uid)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->uids[i] == uid)
+			return (long)i;
+	return -1;
+}
+
 /* Remove uid from c's result; true if it was there. */
 static bool result_remove(struct imap_search_context *c, uint32_t uid)
 {
+	if (c->sorted) {
+		long i = sorted_find(c, uid);
+		if (i < 0)
+			return false;
+		memmove(&c->uids[i], &c->uids[i + 1], (c->n - (size_t)i - 1) * sizeof(*c->uids));
+		c->n--;
+		return true;
+	}
 	size_t lo = 0, hi = c->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -338,6 +380,8 @@ static bool result_remove(struct imap_search_context *c, uint32_t uid)
 
 static bool result_has(const struct imap_search_context *c, uint32_t uid)
 {
+	if (c->sorted)
+		return sorted_find(c, uid) >= 0;
 	size_t lo = 0, hi = c->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -353,8 +397,9 @@ static bool result_has(const struct imap_search_context *c, uint32_t uid)
 
 static void result_insert(struct imap_search_context *c, uint32_t uid)
 {
-	size_t lo = 0, hi = c->n;
-	while (lo < hi) {
+	size_t lo = c->sorted ? c->n : 0, hi = c->n;
+	/* sorted contexts append here and are ordered afterwards */
+	while (!c->sorted && lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (c->uids[mid] < uid)
 			lo = mid + 1;
@@ -371,6 +416,92 @@ static void result_insert(struct imap_search_context *c, uint32_t uid)
 	c->n++;
 }
 
+/* --- sorted contexts: updates name positions --- */
+
+struct pos_uid {
+	uint32_t pos, uid;
+};
+
+static int cmp_pos_desc(const void *a, const void *b)
+{
+	const struct pos_uid *x = a, *y = b;
+	return x->pos < y->pos ? 1 : x->pos > y->pos ? -1 : 0;
+}
+
+static int cmp_pos_asc(const void *a, const void *b)
+{
+	return -cmp_pos_desc(a, b);
+}
+
+static void write_pairs(const struct imap_session *s, const struct imap_search_context *c,
+			const char *name, const struct pos_uid *p, size_t n, struct buf *line)
+{
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t num = p[i].uid;
+		if (!c->uid) {
+			long idx = imap_view_find_uid(s, p[i].uid);
+			if (idx < 0)
+				continue;
+			num = (uint32_t)idx + 1;
+		}
+		buf_printf(line, "%s%u %u", first ? name : " ", p[i].pos, num);
+		first = false;
+	}
+	if (!first)
+		buf_append_c(line, ')');
+}
+
+/* Take removed[] out of sorted context c and put added[] in, telling the
+ * client: REMOVEFROM with positions from the highest down (each still
+ * right when the client applies them in order), ADDTO with the final
+ * positions from the lowest up. */
+static void sorted_apply(struct imap_session *s, struct imap_search_context *c,
+			 const uint32_t *removed, size_t n_removed, const uint32_t *added,
+			 size_t n_added)
+{
+	struct pos_uid *rm = om_calloc(n_removed > 0 ? n_removed : 1, sizeof(*rm));
+	struct pos_uid *ad = om_calloc(n_added > 0 ? n_added : 1, sizeof(*ad));
+	size_t k = 0;
+	for (size_t i = 0; i < n_removed; i++) {
+		long at = sorted_find(c, removed[i]);
+		if (at >= 0)
+			rm[k++] = (struct pos_uid){ (uint32_t)at + 1, removed[i] };
+	}
+	n_removed = k;
+	qsort(rm, n_removed, sizeof(*rm), cmp_pos_desc);
+	for (size_t i = 0; i < n_removed; i++)
+		(void)result_remove(c, rm[i].uid);
+	for (size_t i = 0; i < n_added; i++)
+		result_insert(c, added[i]);
+	if (n_added > 0) {
+		int err = imap_sort_uids(s, c->keys, c->n_keys, c->uids, c->n);
+		if (err < 0)
+			log_warn("sort context %s: reading sort fields failed: %s", c->tag,
+				 om_strerror(-err));
+	}
+	for (size_t i = 0; i < n_added; i++)
+		ad[i] = (struct pos_uid){ (uint32_t)sorted_find(c, added[i]) + 1, added[i] };
+	qsort(ad, n_added, sizeof(*ad), cmp_pos_asc);
+
+	if (n_removed > 0 || n_added > 0) {
+		struct buf line = BUF_INIT;
+		buf_append_str(&line, "* ESEARCH ");
+		write_tag(&line, c->tag);
+		if (c->uid)
+			buf_append_str(&line, " UID");
+		size_t before = line.len;
+		write_pairs(s, c, " REMOVEFROM (", rm, n_removed, &line);
+		write_pairs(s, c, " ADDTO (", ad, n_added, &line);
+		buf_append(&line, "\r\n", 2);
+		if (line.len > before + 2)
+			imap_send_buf(s, &line);
+		buf_free(&line);
+	}
+	free(rm);
+	free(ad);
+}
+
 void imap_search_contexts_removed(struct imap_session *s, const uint32_t *expunged_uids, size_t n)
 {
 	uint32_t *removed = om_calloc(n > 0 ? n : 1, sizeof(*removed));
@@ -380,6 +511,10 @@ void imap_search_contexts_removed(struct imap_session *s, const uint32_t *expung
 		for (size_t j = 0; j < n; j++)
 			if (result_has(c, expunged_uids[j]))
 				removed[k++] = expunged_uids[j];
+		if (c->sorted) {
+			sorted_apply(s, c, removed, k, NULL, 0);
+			continue;
+		}
 		/* numbers first (the view still holds them), then forget */
 		send_update(s, c, removed, k, NULL, 0);
 		for (size_t j = 0; j < k; j++)
@@ -424,12 +559,17 @@ void imap_search_contexts_update(struct imap_session *s)
 			*list = om_reallocarray(*list, *cnt + 1, sizeof(**list));
 			(*list)[(*cnt)++] = m->uid;
 		}
+		if (c->sorted) {
+			sorted_apply(s, c, removed, n_removed, added, n_added);
+			goto next;
+		}
 		/* view order is UID order, so both lists are sorted */
 		for (size_t j = 0; j < n_removed; j++)
 			(void)result_remove(c, removed[j]);
 		for (size_t j = 0; j < n_added; j++)
 			result_insert(c, added[j]);
 		send_update(s, c, removed, n_removed, added, n_added);
+	next:
 		free(added);
 		free(removed);
 		c->seen_modseq = max_modseq;

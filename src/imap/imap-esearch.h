@@ -10,6 +10,7 @@
 
 #include "imap/imap-search.h"
 #include "imap/imap-session.h"
+#include "imap/imap-sort.h"
 
 enum esearch_return {
 	ESEARCH_MIN = 1 << 0,
@@ -38,8 +39,13 @@ struct imap_search_context {
 	char *tag;
 	bool uid;                /* UID SEARCH: updates name UIDs */
 	struct search_program *prog;
-	uint32_t *uids;          /* the result now, sorted */
+	uint32_t *uids;          /* the result now: by UID, or in sort order */
 	size_t n, alloc;
+	/* CONTEXT=SORT: a SORT RETURN (UPDATE); positions in ADDTO and
+	 * REMOVEFROM are then 1-based places in the sorted result */
+	bool sorted;
+	struct sort_key keys[SORT_MAX_KEYS];
+	size_t n_keys;
 	uint64_t seen_modseq;    /* messages changed after this are re-evaluated */
 	uint32_t seen_uid;       /* and messages above this UID */
 };
@@ -52,6 +58,14 @@ void esearch_send(struct imap_session *s, const struct esearch_options *opts,
  * kept, "* NO [NOUPDATE ...]" was sent. */
 bool imap_search_context_add(struct imap_session *s, struct search_program *prog,
 			     const uint32_t *uids, size_t n);
+/* The same for SORT RETURN (UPDATE): uids[] in sort order. */
+bool imap_sort_context_add(struct imap_session *s, struct search_program *prog,
+			   const struct sort_key *keys, size_t n_keys, const uint32_t *uids,
+			   size_t n);
+/* imap-context-sort.c: put uids[] (of view messages) in the keys' order.
+ * 0 or a storage error. */
+int imap_sort_uids(struct imap_session *s, const struct sort_key *keys, size_t n_keys,
+		   uint32_t *uids, size_t n);
 /* Does a context with this tag exist? */
 bool imap_search_context_exists(const struct imap_session *s, const char *tag);
 

@@ -43,20 +43,9 @@ bool imap_login_disabled(const struct imap_session *s)
 	return strcmp(conn_peer_ip(s->conn), "unix") != 0;
 }
 
-void imap_write_capability(const struct imap_session *s, struct buf *out)
+/* STARTTLS and the login mechanisms, before authentication only. */
+static void write_login_capability(const struct imap_session *s, struct buf *out)
 {
-	buf_append_str(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE "
-			    "UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED");
-	/* RFC 7162, 4731, 5182, 5267 */
-	buf_append_str(out, " CONDSTORE QRESYNC ESEARCH SEARCHRES CONTEXT=SEARCH");
-	/* RFC 5256, 5957, 5267 (imap-cmd-sort.c) */
-	buf_append_str(out, " SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT");
-	/* RFC 9051, 5819, 8438, 6154, 9208, 3502, 6855, 3516; LITERAL+
-	 * covers LITERAL- (RFC 7888), which is not announced beside it */
-	buf_append_str(out, " IMAP4rev2 LIST-STATUS STATUS=SIZE CREATE-SPECIAL-USE QUOTA "
-			    "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE MULTIAPPEND UTF8=ACCEPT BINARY");
-	if (s->state != IMAP_STATE_NOT_AUTH && !s->compress_active)
-		buf_append_str(out, " COMPRESS=DEFLATE");
 	if (s->state != IMAP_STATE_NOT_AUTH)
 		return;
 	if (s->conn != NULL && conn_tls_available(s->conn) && !conn_is_tls(s->conn))
@@ -65,6 +54,32 @@ void imap_write_capability(const struct imap_session *s, struct buf *out)
 		buf_append_str(out, " LOGINDISABLED");
 	else
 		buf_append_str(out, " AUTH=PLAIN");
+}
+
+void imap_write_capability(const struct imap_session *s, struct buf *out)
+{
+	buf_append_str(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE "
+			    "UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED");
+	/* RFC 7162, 4731, 5182, 5267 */
+	buf_append_str(out, " CONDSTORE QRESYNC ESEARCH SEARCHRES CONTEXT=SEARCH CONTEXT=SORT");
+	/* RFC 5256, 5957, 5267 (imap-cmd-sort.c) */
+	buf_append_str(out, " SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT");
+	/* RFC 9051, 5819, 8438, 6154, 9208, 3502, 6855, 3516; LITERAL+
+	 * covers LITERAL- (RFC 7888), which is not announced beside it */
+	buf_append_str(out, " IMAP4rev2 LIST-STATUS STATUS=SIZE CREATE-SPECIAL-USE QUOTA "
+			    "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE MULTIAPPEND UTF8=ACCEPT BINARY");
+	if (s->state != IMAP_STATE_NOT_AUTH && !s->compress_active)
+		buf_append_str(out, " COMPRESS=DEFLATE");
+	write_login_capability(s, out);
+}
+
+/* The greeting's list: what a client needs before logging in (LOGIN's OK
+ * and CAPABILITY give the whole list). Kept short: the full one is over
+ * 400 bytes, and some peers read the greeting into a small buffer. */
+static void write_greeting_capability(const struct imap_session *s, struct buf *out)
+{
+	buf_append_str(out, "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE");
+	write_login_capability(s, out);
 }
 
 /* --- teardown helpers --- */
@@ -571,7 +586,7 @@ static void *imap_on_open(struct conn *c, void *handler_ctx)
 	s->priv->timeout_state = (unsigned)s->state;
 	conn_set_timeout(c, s->cfg->login_timeout);
 
-	imap_write_capability(s, &caps);
+	write_greeting_capability(s, &caps);
 	conn_printf(c, "* OK [CAPABILITY %s] objmail ready.\r\n", buf_cstr(&caps));
 	buf_free(&caps);
 	log_debug("imap: connection %lu from %s", conn_id(c), conn_peer_ip(c));

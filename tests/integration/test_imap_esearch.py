@@ -256,3 +256,44 @@ def test_context_update_partial_refused(srv, box):
     assert any(x.startswith(b'* NO [NOUPDATE "P9"]') for x in u), u
     u, _ = r.ok("STORE 1 +FLAGS (\\Deleted)")
     assert esearch(u) == [], u
+
+
+def test_context_sort_update(srv, box):
+    """CONTEXT=SORT (RFC 5267 4.3): SORT RETURN (UPDATE) keeps a sorted
+    result current; ADDTO and REMOVEFROM name 1-based positions in it."""
+    if srv.kind != "objmail":
+        pytest.skip("Dovecot has no CONTEXT=SORT")
+    user, r = box
+    caps = r.ok("CAPABILITY")[0][0].split()
+    assert b"CONTEXT=SORT" in caps, caps
+    u, t = r.cmd("UID SORT RETURN (ALL UPDATE) (SUBJECT) UTF-8 FLAGGED", tag="C1")
+    assert status_of(t) == "OK", t
+    # "msg 10" < "msg 2" < "msg 4" ...
+    assert u == [b'* ESEARCH (TAG "C1") UID ALL 10,2,4,6,8'], u
+    u, _ = r.ok("UID STORE 3 +FLAGS (\\Flagged)")
+    assert esearch(u) == [b'* ESEARCH (TAG "C1") UID ADDTO (3 3)'], u
+    with srv.raw(login=user) as other:
+        other.append("INBOX", messages.simple("msg 05"), flags="\\Flagged")  # UID 11
+    u, _ = r.ok("NOOP")
+    assert esearch(u) == [b'* ESEARCH (TAG "C1") UID ADDTO (1 11)'], u
+    # now 11,10,2,3,4,6,8
+    u, _ = r.ok("UID STORE 4,8 -FLAGS (\\Flagged)")
+    assert esearch(u) == [b'* ESEARCH (TAG "C1") UID REMOVEFROM (7 8 5 4)'], u
+    with srv.raw(login=user) as other:
+        other.ok("SELECT INBOX")
+        other.ok("UID STORE 2 +FLAGS (\\Deleted)")
+        other.ok("UID EXPUNGE 2")
+    u, _ = r.ok("NOOP")
+    es = [i for i, x in enumerate(u) if x.startswith(b"* ESEARCH")]
+    xp = [i for i, x in enumerate(u) if x.endswith(b"EXPUNGE")]
+    assert es and xp and es[0] < xp[0], u
+    assert esearch(u) == [b'* ESEARCH (TAG "C1") UID REMOVEFROM (3 2)'], u
+    # sequence numbers: the same with message numbers
+    u, t = r.cmd("SORT RETURN (UPDATE) (REVERSE SUBJECT) UTF-8 UNSEEN", tag="C2")
+    assert u == [b'* ESEARCH (TAG "C2")'], u
+    u, _ = r.ok("UID STORE 5 +FLAGS (\\Seen)")  # seq 4 now, 2nd from the end
+    lines = esearch(u)
+    assert b'* ESEARCH (TAG "C2") REMOVEFROM (' in lines[0] and b" 4)" in lines[0], u
+    r.ok('CANCELUPDATE "C1" "C2"')
+    u, _ = r.ok("UID STORE 6 -FLAGS (\\Flagged)")
+    assert esearch(u) == [], u
