@@ -493,10 +493,40 @@ static void tree_free(struct tree *t)
 	free(t->nodes);
 }
 
+/* The later steps recurse along the tree: a thread deeper than
+ * THREAD_MAX_DEPTH (hostile References chains) is cut there, the rest
+ * becoming a thread of its own. Breadth-first, with an explicit queue. */
+static void limit_depth(struct tree *t)
+{
+	int *depth = om_calloc(t->n > 0 ? t->n : 1, sizeof(*depth));
+	struct ivec queue = { 0 }, kids = { 0 };
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->nodes[i].parent == NONE)
+			ivec_push(&queue, (int)i);
+	}
+	for (size_t q = 0; q < queue.n; q++) {
+		int x = queue.v[q];
+		children_of(t, x, &kids);
+		for (size_t k = 0; k < kids.n; k++) {
+			int c = kids.v[k];
+			depth[c] = depth[x] + 1;
+			if (depth[c] > THREAD_MAX_DEPTH) {
+				unlink_node(t, c);
+				depth[c] = 0;
+			}
+			ivec_push(&queue, c);
+		}
+	}
+	free(kids.v);
+	free(queue.v);
+	free(depth);
+}
+
 static void thread_references(struct tree *t, size_t n, bool uids, struct buf *out)
 {
 	for (size_t i = 0; i < n; i++)
 		add_message(t, (int)i);
+	limit_depth(t);
 	struct ivec roots = { 0 }, kept = { 0 };
 	for (size_t i = 0; i < t->n; i++) {
 		if (t->nodes[i].parent == NONE)

@@ -13,6 +13,9 @@
 
 /* References used per message (the last ones are kept). */
 #define THREAD_MAX_REFS 500
+/* Deeper threads are cut (the rest starts a thread of its own): the
+ * algorithm's steps recurse along the tree. */
+#define THREAD_MAX_DEPTH 1000
 
 enum thread_algo {
 	THREAD_ORDEREDSUBJECT,

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +132,39 @@ static void test_orderedsubject(void **state)
 	check(m, 0, THREAD_ORDEREDSUBJECT, "");
 }
 
+/* A hostile chain far deeper than THREAD_MAX_DEPTH: cut, no stack
+ * exhaustion, every message once. */
+static void test_deep_chain(void **state)
+{
+	(void)state;
+	size_t n = 20000;
+	struct thread_msg *m = calloc(n, sizeof(*m));
+	char (*ids)[32] = calloc(n, sizeof(*ids));
+	char (*refs)[32] = calloc(n, sizeof(*refs));
+	assert_non_null(m);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "<%zu@deep>", i);
+		if (i > 0)
+			snprintf(refs[i], sizeof(refs[i]), "<%zu@deep>", i - 1);
+		m[i] = (struct thread_msg){ .seq = (uint32_t)(i + 1), .uid = (uint32_t)(i + 1),
+					    .date = (int64_t)i, .message_id = ids[i],
+					    .in_reply_to = i > 0 ? refs[i] : NULL, .subject = "deep",
+					    .subject_reply = i > 0 };
+	}
+	struct buf out = BUF_INIT;
+	thread_write(m, n, THREAD_REFERENCES, false, &out);
+	/* 20000 messages in threads of at most 1001 */
+	size_t opens = 0;
+	for (size_t i = 0; i < out.len; i++)
+		opens += out.data[i] == '(';
+	assert_true(opens >= n / (THREAD_MAX_DEPTH + 1));
+	assert_non_null(strstr(out.data, " 20000"));
+	buf_free(&out);
+	free(m);
+	free(ids);
+	free(refs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_references_loops_dups),
 		cmocka_unit_test(test_references_subjects),
 		cmocka_unit_test(test_orderedsubject),
+		cmocka_unit_test(test_deep_chain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
