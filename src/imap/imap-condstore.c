@@ -56,24 +56,52 @@ void imap_send_vanished(struct imap_session *s, bool earlier, const uint32_t *ui
 	buf_free(&line);
 }
 
+static int cmp_range(const void *a, const void *b)
+{
+	const struct seq_range *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
 size_t imap_uids_in_ranges(uint32_t *uids, size_t n, const struct seq_range *ranges,
 			   size_t n_ranges, uint32_t star)
 {
+	if (n == 0 || n_ranges == 0)
+		return 0;
+	/* resolved, sorted and merged, so each UID is one binary search
+	 * (a client's known-uids may hold many ranges) */
+	struct seq_range *r = om_reallocarray(NULL, n_ranges, sizeof(*r));
+	for (size_t i = 0; i < n_ranges; i++) {
+		uint32_t lo = ranges[i].lo == UINT32_MAX ? star : ranges[i].lo;
+		uint32_t hi = ranges[i].hi == UINT32_MAX ? star : ranges[i].hi;
+		r[i].lo = lo < hi ? lo : hi;
+		r[i].hi = lo < hi ? hi : lo;
+	}
+	qsort(r, n_ranges, sizeof(*r), cmp_range);
+	size_t m = 0;
+	for (size_t i = 0; i < n_ranges; i++) {
+		if (m > 0 && r[i].lo <= r[m - 1].hi) {
+			if (r[i].hi > r[m - 1].hi)
+				r[m - 1].hi = r[i].hi;
+		} else {
+			r[m++] = r[i];
+		}
+	}
 	size_t w = 0;
 	for (size_t i = 0; i < n; i++) {
+		size_t lo = 0, hi = m;
 		bool in = false;
-		for (size_t r = 0; r < n_ranges && !in; r++) {
-			uint32_t lo = ranges[r].lo == UINT32_MAX ? star : ranges[r].lo;
-			uint32_t hi = ranges[r].hi == UINT32_MAX ? star : ranges[r].hi;
-			if (lo > hi) {
-				uint32_t t = lo;
-				lo = hi;
-				hi = t;
-			}
-			in = uids[i] >= lo && uids[i] <= hi;
+		while (lo < hi && !in) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (uids[i] < r[mid].lo)
+				hi = mid;
+			else if (uids[i] > r[mid].hi)
+				lo = mid + 1;
+			else
+				in = true;
 		}
 		if (in)
 			uids[w++] = uids[i];
 	}
+	free(r);
 	return w;
 }

@@ -96,6 +96,15 @@ static void test_uids_in_ranges(void **state)
 	assert_int_equal(more[0], 3);
 	assert_int_equal(more[1], 4);
 	free(r);
+	/* unordered, overlapping, reversed ranges */
+	uint32_t mixed[] = { 1, 2, 3, 6, 8, 9, 20 };
+	assert_true(imap_seqset_parse("8:6,1,2:3,7,5:7", &r, &n_r));
+	n = imap_uids_in_ranges(mixed, 7, r, n_r, 20);
+	assert_int_equal(n, 5);
+	assert_int_equal(mixed[3], 6);
+	assert_int_equal(mixed[4], 8);
+	assert_int_equal(imap_uids_in_ranges(mixed, 0, r, n_r, 20), 0);
+	free(r);
 }
 
 /* RETURN parsing: "ok <ret bits> <used>" or "bad" */
