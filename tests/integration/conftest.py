@@ -15,8 +15,70 @@ import pytest
 import omtest
 
 
+# Tests that are about Maildir itself (Dovecot interop on one Maildir, the
+# files a command leaves in the Maildir, the Maildir index rebuild, Maildir
+# changed behind the server's back) or that set up their own storage: they
+# belong to the maildir run of the storage matrix and are deselected (not
+# skipped) in the obox runs. doc/testing.md lists them and why.
+MAILDIR_ONLY = {
+    "test_dovecot_interop.py": None,          # Dovecot and objmail share one Maildir
+    "test_director.py": None,                 # sets up its own obox stores (file: and RADOS)
+    "test_persistence.py": {"test_index_rebuilds_when_deleted", "test_index_garbage_is_survived",
+                            "test_maildir_changed_while_stopped"},
+    "test_imap_basic.py": {"test_append_flags_date_appenduid", "test_close_expunges_deleted",
+                           "test_create_list_delete", "test_hierarchy_children",
+                           "test_modified_utf7_names", "test_noselect_parent_from_disk",
+                           "test_rename_with_children", "test_special_use_created_and_subscribed",
+                           "test_subscribe_lsub"},
+    "test_imap_store_copy.py": {"test_expunge", "test_move", "test_store_keywords"},
+    "test_lmtp.py": {"test_smtp_source_500"},
+    # files_outside() allows files only under the Maildir root
+    "test_hostile.py": {"test_bad_mailbox_names", "test_login_with_domain_maps_to_canonical_user",
+                        "test_bad_login_names", "test_lmtp_bad_recipients_create_nothing",
+                        "test_rename_inbox_outside"},
+    "test_concurrency.py": {"test_sessions_stay_consistent"},
+    "test_fts.py": {"test_maildir_mail_from_outside_is_indexed_lazily",
+                    "test_obox_search_zero_gets_file", "test_obox_search_zero_gets_s3"},
+    "test_privs.py": {"test_runs_as_mail_uid"},
+    "test_admin.py": {"test_admin_socket_belongs_to_mail_uid", "test_obox_flush_and_cache_stats"},
+    # the objmail quota CLI opens the storage itself: on obox the daemon holds the lease
+    "test_quota.py": {"test_cli_recalc_offline", "test_lmtp_limit_exact_under_concurrency",
+                      "test_cli_get_and_recalc"},
+}
+
+
+def maildir_only(item):
+    fname = os.path.basename(str(item.fspath))
+    if fname not in MAILDIR_ONLY:
+        return False
+    names = MAILDIR_ONLY[fname]
+    return names is None or item.originalname in names or item.name in names
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "obox_only: a test of obox itself (runs in the obox runs)")
+    if omtest.STORAGE not in omtest.STORAGES:
+        raise pytest.UsageError("OBJMAIL_STORAGE=%s: not one of %s"
+                                % (omtest.STORAGE, ", ".join(omtest.STORAGES)))
+
+
+def pytest_collection_modifyitems(config, items):
+    """The storage matrix: each test runs in the run(s) it belongs to."""
+    keep, drop = [], []
+    for item in items:
+        if omtest.STORAGE != "maildir" and maildir_only(item):
+            drop.append(item)
+        elif omtest.STORAGE == "maildir" and item.get_closest_marker("obox_only"):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_report_header(config):
-    return "objmail build: %s" % omtest.BUILD
+    return "objmail build: %s; storage: %s (OBJMAIL_STORAGE)" % (omtest.BUILD, omtest.STORAGE)
 
 
 @pytest.fixture(scope="session", autouse=True)

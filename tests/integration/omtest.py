@@ -24,6 +24,56 @@ START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 IO_TIMEOUT = 30.0
 
+# --------------------------------------------------------------------------
+# the storage matrix (doc/testing.md): OBJMAIL_STORAGE picks what every
+# default server stores mail on.
+
+STORAGES = ("maildir", "obox-file", "obox-s3", "obox-rados")
+STORAGE = os.environ.get("OBJMAIL_STORAGE", "maildir")
+# one run's keys/namespaces: no run sees another's users
+RUN_ID = "run-%d-%s" % (os.getpid(), os.urandom(4).hex())
+_store_seq = [0]
+
+
+class StorageMissing(RuntimeError):
+    pass
+
+
+def store_spec(kind, tag=None):
+    """An objstore spec of its own (a fresh key prefix or RADOS namespace)
+    for kind "s3" or "rados", from OBJMAIL_TEST_S3 / OBJMAIL_TEST_RADOS.
+    Raises StorageMissing when the variable is not set: a run that asks
+    for that storage must fail, never skip."""
+    var = {"s3": "OBJMAIL_TEST_S3", "rados": "OBJMAIL_TEST_RADOS"}[kind]
+    base = os.environ.get(var)
+    if not base:
+        raise StorageMissing(
+            "%s is not set, so this run cannot use obox over %s. Start a test cluster:\n"
+            "  scripts/ceph-dev start /tmp/ceph && eval \"$(scripts/ceph-dev env /tmp/ceph)\"\n"
+            "or run everything with `make test` (scripts/run-tests starts one)." % (var, kind))
+    _store_seq[0] += 1
+    name = "%s-%d" % (RUN_ID, _store_seq[0])
+    if tag:
+        name += "-" + tag
+    if kind == "s3":
+        return base.rstrip("/") + "/" + name
+    return base + ("&" if "?" in base else "?") + "namespace=" + name
+
+
+def storage_conf(base, storage=None):
+    """Config keys putting a server in `base` on `storage`."""
+    storage = storage or STORAGE
+    if storage not in STORAGES:
+        raise ValueError("OBJMAIL_STORAGE=%s: not one of %s" % (storage, ", ".join(STORAGES)))
+    if storage == "maildir":
+        return {"mail_location": "maildir:" + os.path.join(base, "mail") + "/%u"}
+    conf = {"mail_location": "obox:" + os.path.join(base, "cache")}
+    if storage == "obox-file":
+        conf["objstore"] = "file:" + os.path.join(base, "objects")
+    else:
+        conf["objstore"] = store_spec(storage[5:])
+    return conf
+
 
 def is_root():
     return os.geteuid() == 0
@@ -93,7 +143,7 @@ class Objmaild:
     one server can take distinct users (take_user())."""
 
     def __init__(self, conf=None, users=None, pool=60, base=None, tls=False,
-                 env=None, listeners=("imap", "lmtp")):
+                 env=None, listeners=("imap", "lmtp"), storage=None):
         self.base = base or make_tempdir()
         self.own_base = base is None
         self.mail_root = os.path.join(self.base, "mail")
@@ -109,12 +159,14 @@ class Objmaild:
             self.users.setdefault(name, ("pw-" + name, ""))
         self.conf = {
             "passdb": "passwd-file:" + self.passwd_path,
-            "mail_location": "maildir:" + self.mail_root + "/%u",
             "auth_failure_delay": "0",
             "hostname": "objmail.test",
             "log_level": "info",
             "mail_uid": "",
         }
+        # DovecotServer serves Maildir whatever the run's storage
+        self.storage = "maildir" if self.kind == "dovecot" else (storage or STORAGE)
+        self.conf.update(storage_conf(self.base, self.storage))
         if "imap" in listeners:
             self.conf["listen_imap"] = "127.0.0.1:0"
         if "lmtp" in listeners:
