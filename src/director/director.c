@@ -184,20 +184,6 @@ static int refresh(bool force)
 	return 0;
 }
 
-struct probe_run {
-	const struct director_backend *b;
-	pthread_t thread;
-	bool started, ok;
-	int64_t ms;
-};
-
-static void *probe_thread(void *arg)
-{
-	struct probe_run *r = arg;
-	r->ok = probe(r->b, &r->ms);
-	return NULL;
-}
-
 static void probe_all(void)
 {
 	pthread_mutex_lock(&D.mu);
@@ -207,31 +193,20 @@ static void probe_all(void)
 		memcpy(copy, D.b, n * sizeof(*copy));
 	pthread_mutex_unlock(&D.mu);
 
-	/* all at once, one short-lived thread each: a backend that swallows
-	 * packets costs the round PROBE_TIMEOUT_MS, not that times N */
-	struct probe_run *runs = om_calloc(n > 0 ? n : 1, sizeof(*runs));
 	for (size_t i = 0; i < n; i++) {
-		runs[i].b = &copy[i];
-		runs[i].started = pthread_create(&runs[i].thread, NULL, probe_thread, &runs[i]) == 0;
-		if (!runs[i].started)
-			probe_thread(&runs[i]);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (runs[i].started)
-			pthread_join(runs[i].thread, NULL);
+		int64_t ms = 0;
+		bool ok = probe(&copy[i], &ms);
 		pthread_mutex_lock(&D.mu);
 		int k = director_backend_find(D.b, D.n, copy[i].id);
 		if (k >= 0) {
 			struct director_backend *b = &D.b[k];
-			bool ok = runs[i].ok;
 			if (b->healthy != ok)
 				log_info("director: backend %s is %s", b->id, ok ? "up" : "DOWN");
 			b->healthy = ok;
-			b->probe_ms = ok ? runs[i].ms : -1;
+			b->probe_ms = ok ? ms : -1;
 		}
 		pthread_mutex_unlock(&D.mu);
 	}
-	free(runs);
 	free(copy);
 }
 
