@@ -151,7 +151,8 @@ static void select_mailbox(struct imap_session *s, struct imap_command *cmd, boo
 	/* RFC 3501 6.3.1: the old mailbox is closed even if this one fails */
 	bool had_box = s->box != NULL;
 	imap_session_deselect(s);
-	if (had_box && s->enabled_qresync)
+	/* RFC 7162 3.2.11; IMAP4rev2 always (RFC 9051 6.3.2) */
+	if (had_box && (s->enabled_qresync || s->enabled_rev2))
 		imap_send(s, "OK [CLOSED] Previous mailbox closed.");
 	if (condstore || qresync.present)
 		imap_condstore_enable(s);

@@ -357,3 +357,14 @@ def test_status_highestmodseq(mbox):
     r.ok("UNSELECT")
     u, _ = r.ok("STATUS INBOX (HIGHESTMODSEQ)")
     assert len(u) == 1 and u[0].endswith(b" (HIGHESTMODSEQ %d)" % hms), u
+
+
+def test_closed_on_reselect_imap4rev2(srv, mbox):
+    """IMAP4rev2 sends [CLOSED] even without QRESYNC (RFC 9051 6.3.2)."""
+    if srv.kind != "objmail":
+        pytest.skip("Dovecot 2.3 has no IMAP4rev2")
+    _, r = mbox
+    r.ok("ENABLE IMAP4rev2")
+    r.ok("SELECT INBOX")
+    u, _ = r.ok("EXAMINE INBOX")
+    assert u[0] == b"* OK [CLOSED] Previous mailbox closed.", u
