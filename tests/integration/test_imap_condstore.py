@@ -368,3 +368,27 @@ def test_closed_on_reselect_imap4rev2(srv, mbox):
     r.ok("SELECT INBOX")
     u, _ = r.ok("EXAMINE INBOX")
     assert u[0] == b"* OK [CLOSED] Previous mailbox closed.", u
+
+
+def test_qresync_move_and_idle(srv, mbox):
+    """Under QRESYNC, MOVE's expunges and another session's expunge seen
+    in IDLE are VANISHED too."""
+    user, r = mbox
+    r.ok("ENABLE QRESYNC")
+    r.ok("CREATE Other")
+    r.ok("SELECT INBOX")
+    u, _ = r.ok("UID MOVE 1:2 Other")
+    assert vanished(u, earlier=False) == {1, 2}, u
+    assert not any(x.endswith(b"EXPUNGE") for x in u), u
+    r.send("I1 IDLE\r\n")
+    assert r.read_response().startswith(b"+")
+    with srv.raw(login=user) as other:
+        other.ok("SELECT INBOX")
+        other.ok("UID STORE 4 +FLAGS (\\Deleted)")
+        other.ok("UID EXPUNGE 4")
+    seen = []
+    while not any(x.startswith(b"* VANISHED") for x in seen):
+        seen.append(r.read_response())
+    r.send("DONE\r\n")
+    r.collect("I1")
+    assert vanished(seen, earlier=False) == {4}, seen
