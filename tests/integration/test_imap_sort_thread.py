@@ -177,12 +177,9 @@ def _fill(r):
         r.append("INBOX", m, None, d)
 
 
-@pytest.fixture(scope="module", params=["maildir", "obox"])
+@pytest.fixture(scope="module", params=["maildir", "obox-file"])
 def srv(request):
-    s = omtest.Objmaild()
-    if request.param == "obox":
-        s.conf["mail_location"] = "obox:" + os.path.join(s.base, "cache")
-        s.conf["objstore"] = "file:" + os.path.join(s.base, "objects")
+    s = omtest.Objmaild(storage=request.param)
     try:
         s.start()
     except Exception:
