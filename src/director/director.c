@@ -101,19 +101,17 @@ static bool probe(const struct director_backend *b, int64_t *ms_r)
 	int fd = director_connect(b->host, b->imap_port, PROBE_TIMEOUT_MS);
 	if (fd < 0)
 		return false;
-	char line[256];
+	/* "* OK" is enough: the rest of a greeting (a long CAPABILITY) is not
+	 * needed */
+	char line[8];
 	size_t got = 0;
-	bool ok = false;
-	while (got < sizeof(line) - 1) {
-		ssize_t r = read(fd, line + got, sizeof(line) - 1 - got);
+	while (got < 4) {
+		ssize_t r = read(fd, line + got, 4 - got);
 		if (r <= 0)
 			break;
 		got += (size_t)r;
-		if (memchr(line, '\n', got) != NULL) {
-			ok = got >= 4 && memcmp(line, "* OK", 4) == 0;
-			break;
-		}
 	}
+	bool ok = got == 4 && memcmp(line, "* OK", 4) == 0;
 	if (ok) {
 		static const char bye[] = "p LOGOUT\r\n";
 		(void)!write(fd, bye, sizeof(bye) - 1);
@@ -184,6 +182,20 @@ static int refresh(bool force)
 	return 0;
 }
 
+struct probe_run {
+	const struct director_backend *b;
+	pthread_t thread;
+	bool started, ok;
+	int64_t ms;
+};
+
+static void *probe_thread(void *arg)
+{
+	struct probe_run *r = arg;
+	r->ok = probe(r->b, &r->ms);
+	return NULL;
+}
+
 static void probe_all(void)
 {
 	pthread_mutex_lock(&D.mu);
@@ -193,20 +205,31 @@ static void probe_all(void)
 		memcpy(copy, D.b, n * sizeof(*copy));
 	pthread_mutex_unlock(&D.mu);
 
+	/* all at once, one short-lived thread each: a backend that swallows
+	 * packets costs the round PROBE_TIMEOUT_MS, not that times N */
+	struct probe_run *runs = om_calloc(n > 0 ? n : 1, sizeof(*runs));
 	for (size_t i = 0; i < n; i++) {
-		int64_t ms = 0;
-		bool ok = probe(&copy[i], &ms);
+		runs[i].b = &copy[i];
+		runs[i].started = pthread_create(&runs[i].thread, NULL, probe_thread, &runs[i]) == 0;
+		if (!runs[i].started)
+			probe_thread(&runs[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (runs[i].started)
+			pthread_join(runs[i].thread, NULL);
 		pthread_mutex_lock(&D.mu);
 		int k = director_backend_find(D.b, D.n, copy[i].id);
 		if (k >= 0) {
 			struct director_backend *b = &D.b[k];
+			bool ok = runs[i].ok;
 			if (b->healthy != ok)
 				log_info("director: backend %s is %s", b->id, ok ? "up" : "DOWN");
 			b->healthy = ok;
-			b->probe_ms = ok ? ms : -1;
+			b->probe_ms = ok ? runs[i].ms : -1;
 		}
 		pthread_mutex_unlock(&D.mu);
 	}
+	free(runs);
 	free(copy);
 }
 

@@ -49,6 +49,7 @@ struct iproxy {
 	char *sasl_tag;             /* AUTHENTICATE waiting for its response line */
 	struct bufferevent *be;     /* the backend, in relay */
 	bool paused;                /* backend reads stopped (client slow) */
+	bool in_paused;             /* client reads stopped (backend slow) */
 	struct director_session ds;
 	bool registered;
 };
@@ -105,6 +106,31 @@ static void relay_resume_check(struct conn *c, void *arg)
 		bufferevent_enable(p->be, EV_READ);
 	} else {
 		conn_post_delayed(c, RELAY_POLL_MS, relay_resume_check, p);
+	}
+}
+
+/* The backend took enough of what the client sent: read the client again. */
+static void be_writecb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	struct iproxy *p = arg;
+	if (p->in_paused) {
+		p->in_paused = false;
+		conn_pause_input(p->c, false);
+	}
+}
+
+static void to_backend(struct iproxy *p, struct evbuffer *in)
+{
+	size_t n = evbuffer_get_length(in);
+	if (n == 0)
+		return;
+	director_count_bytes(true, n);
+	struct evbuffer *out = bufferevent_get_output(p->be);
+	evbuffer_add_buffer(out, in);
+	if (!p->in_paused && evbuffer_get_length(out) > RELAY_HIGH) {
+		p->in_paused = true;
+		conn_pause_input(p->c, true);
 	}
 }
 
@@ -415,15 +441,12 @@ static void login_job_done(void *arg)
 	/* libevent reads 16 KiB per call by default: big FETCHes want more */
 	bufferevent_set_max_single_read(p->be, RELAY_READ_MAX);
 	bufferevent_set_max_single_write(p->be, RELAY_READ_MAX);
-	bufferevent_setcb(p->be, be_readcb, NULL, be_eventcb, p);
+	bufferevent_setcb(p->be, be_readcb, be_writecb, be_eventcb, p);
+	/* the write callback runs once the output is down to RELAY_LOW */
+	bufferevent_setwatermark(p->be, EV_WRITE, RELAY_LOW, 0);
 	bufferevent_enable(p->be, EV_READ | EV_WRITE);
 	/* commands the client pipelined behind its LOGIN */
-	struct evbuffer *in = conn_input(c);
-	size_t n = evbuffer_get_length(in);
-	if (n > 0) {
-		director_count_bytes(true, n);
-		evbuffer_add_buffer(bufferevent_get_output(p->be), in);
-	}
+	to_backend(p, conn_input(c));
 }
 
 static void start_login(struct iproxy *p, const char *tag, const char *user, const char *pass)
@@ -658,13 +681,10 @@ static void ip_on_input(struct conn *c, void *session)
 	struct iproxy *p = session;
 	if (p->state == ST_RELAY) {
 		struct evbuffer *in = conn_input(c);
-		size_t n = evbuffer_get_length(in);
-		if (p->be != NULL && n > 0) {
-			director_count_bytes(true, n);
-			evbuffer_add_buffer(bufferevent_get_output(p->be), in);
-		} else {
-			evbuffer_drain(in, n);
-		}
+		if (p->be != NULL)
+			to_backend(p, in);
+		else
+			evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
 	if (p->state == ST_LOGIN)
