@@ -135,6 +135,16 @@ struct event_base *conn_event_base(struct conn *c)
 	return c->loop->base;
 }
 
+void conn_pause_input(struct conn *c, bool pause)
+{
+	if (c->bev == NULL)
+		return;
+	if (pause)
+		bufferevent_disable(c->bev, EV_READ);
+	else if (!c->error && !conn_is_closing(c) && !c->eof && !c->job_running)
+		bufferevent_enable(c->bev, EV_READ);
+}
+
 void conn_write_str(struct conn *c, const char *s)
 {
 	conn_write(c, s, strlen(s));

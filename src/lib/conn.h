@@ -66,6 +66,10 @@ size_t conn_output_pending(struct conn *c);
 /* The libevent base of the conn's loop, for sockets the protocol opens
  * itself (a director's backend connection); use them on the loop thread. */
 struct event_base *conn_event_base(struct conn *c);
+/* Stop (pause = true) or resume reading from the peer, for a relay whose
+ * other side is slow (src/director). Loop thread; a resume is ignored while
+ * the conn is closing or a job runs (the job's end resumes it). */
+void conn_pause_input(struct conn *c, bool pause);
 /* Close once queued output is flushed (bounded wait). Any thread.
  * Input is no longer delivered after this. */
 void conn_close(struct conn *c);

@@ -588,3 +588,20 @@ def test_lmtp_bdat_through_director(small):
     with login(d, user) as r:
         un, _ = r.ok("SELECT INBOX")
         assert any(re.match(rb"\* [1-9]\d* EXISTS", x) for x in un), un
+
+
+def test_bulk_both_ways(small):
+    """A 20 MB APPEND and its FETCH through the relay (backpressure both
+    ways: the director stops reading the faster side above 1 MiB)."""
+    b, d, p, fake = small
+    live = "127.0.0.1:%d" % b.ports["imap"]
+    ids = [live, "127.0.0.1:%d" % fake.port]
+    user = [u for u in sorted(users())[160:200]
+            if max(ids, key=lambda i: hrw_score(u, i, 100)) == live][0]
+    line = b"y" * 998 + b"\r\n"
+    msg = b"Subject: bulk\r\n\r\n" + line * (20 * 1024 * 1024 // len(line))
+    with login(d, user) as r:
+        r.append("INBOX", msg)
+        un, _ = r.ok("SELECT INBOX")
+        un, _ = r.ok("FETCH 1 BODY.PEEK[]")
+        assert len(un) == 1 and msg in un[0], len(un[0]) if un else un
