@@ -2,7 +2,6 @@
 RETURN (UPDATE) kept current with ADDTO/REMOVEFROM, CANCELUPDATE, PARTIAL)
 over raw IMAP, on maildir and obox (over a file: object store)."""
 
-import os
 import re
 
 import pytest
@@ -11,15 +10,17 @@ import messages
 import omtest
 from omtest import fetch_map, resp_code, status_of
 
-@pytest.fixture(scope="module", params=["maildir", "obox"])
+@pytest.fixture(scope="module", params=["run-storage", "obox-file"])
 def srv(request):
+    """The run's storage (OBJMAIL_STORAGE, maildir by default) and, besides,
+    obox over a file: store."""
     cls = omtest.server_class()
-    if request.param == "obox" and cls is not omtest.Objmaild:
-        pytest.skip("obox is objmail's")
-    s = cls()
-    if request.param == "obox":
-        s.conf["mail_location"] = "obox:" + os.path.join(s.base, "cache")
-        s.conf["objstore"] = "file:" + os.path.join(s.base, "objects")
+    if request.param == "obox-file":
+        if cls is not omtest.Objmaild:
+            pytest.skip("obox is objmail's")
+        if omtest.STORAGE == "obox-file":
+            pytest.skip("the run's storage is obox-file already")
+    s = cls(storage=None if request.param == "run-storage" else "obox-file")
     try:
         s.start()
     except Exception:
