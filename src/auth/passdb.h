@@ -8,7 +8,10 @@
 #define OM_PASSDB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "lib/om-error.h"
 
 struct passdb;
 
@@ -33,6 +36,9 @@ struct passdb_ops {
 	int (*verify)(struct passdb *db, const char *user, const char *password);
 	int (*reload)(struct passdb *db); /* SIGHUP */
 	void (*close)(struct passdb *db);
+	/* Optional (NULL: not supported): every user name, in file order.
+	 * Caller frees each name and the array. */
+	int (*list)(struct passdb *db, char ***names_r, size_t *n_r);
 };
 
 /* Base struct, embedded first in each driver's struct. */
@@ -47,6 +53,15 @@ int passdb_verify(struct passdb *db, const char *user, const char *password);
 int passdb_reload(struct passdb *db);
 void passdb_close(struct passdb *db);
 void passdb_user_free(struct passdb_user *u);
+
+/* Every user of the passdb (objmail user list). -OM_EINVAL if the
+ * backend can't enumerate. */
+static inline int passdb_list_users(struct passdb *db, char ***names_r, size_t *n_r)
+{
+	if (db->ops->list == NULL)
+		return -OM_EINVAL;
+	return db->ops->list(db, names_r, n_r);
+}
 
 /* Check a password against one stored "{SCHEME}hash" string. */
 bool password_verify(const char *stored, const char *password);

@@ -483,6 +483,21 @@ static void pf_close(struct passdb *db)
 	free(pf);
 }
 
+static int pf_list(struct passdb *db, char ***names_r, size_t *n_r)
+{
+	struct passwd_file *pf = (struct passwd_file *)db;
+	pf_maybe_reload(pf);
+	pthread_rwlock_rdlock(&pf->lock);
+	size_t n = pf->table->count;
+	char **names = om_calloc(n + 1, sizeof(*names));
+	for (size_t i = 0; i < n; i++)
+		names[i] = om_strdup(pf->table->entries[i].user);
+	pthread_rwlock_unlock(&pf->lock);
+	*names_r = names;
+	*n_r = n;
+	return 0;
+}
+
 const struct passdb_ops passdb_passwd_file_ops = {
 	.name = "passwd-file",
 	.open = pf_open,
@@ -490,4 +505,5 @@ const struct passdb_ops passdb_passwd_file_ops = {
 	.verify = pf_verify,
 	.reload = pf_reload,
 	.close = pf_close,
+	.list = pf_list,
 };

@@ -1,4 +1,5 @@
 /* objmail user auth|info: questions to the passdb, answered offline. */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,5 +149,50 @@ int cmd_user_info(struct cli_ctx *ctx, int argc, char **argv)
 	buf_free(&out);
 	buf_free(&mail);
 	passdb_user_free(&u);
+	return ok ? CLI_OK : CLI_FAIL;
+}
+
+int cmd_user_list(struct cli_ctx *ctx, int argc, char **argv);
+
+int cmd_user_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	bool json = cli_take_flag(&argc, argv, "--json");
+	if (argc > 1)
+		return cli_usage(ctx);
+	const char *pattern = argc == 1 ? argv[0] : NULL;
+	struct passdb *db;
+	int r = cli_open_passdb(ctx, &db);
+	if (r != CLI_OK)
+		return r;
+	char **names = NULL;
+	size_t n = 0;
+	r = passdb_list_users(db, &names, &n);
+	passdb_close(db);
+	if (r < 0) {
+		fprintf(stderr, "objmail: this passdb cannot list its users: %s\n", om_strerror(r));
+		return CLI_FAIL;
+	}
+	struct buf out = BUF_INIT;
+	if (json)
+		buf_append_str(&out, "{\"users\":[");
+	size_t shown = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (pattern == NULL || fnmatch(pattern, names[i], 0) == 0) {
+			if (json) {
+				if (shown > 0)
+					buf_append_c(&out, ',');
+				cli_json_str(&out, names[i]);
+			} else {
+				buf_printf(&out, "%s\n", names[i]);
+			}
+			shown++;
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (json)
+		buf_append_str(&out, "]}\n");
+	bool ok = cli_write_stdout(&out);
+	buf_free(&out);
 	return ok ? CLI_OK : CLI_FAIL;
 }

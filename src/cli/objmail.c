@@ -11,6 +11,19 @@
 
 /* cmd-director.c */
 int cmd_director(struct cli_ctx *ctx, int argc, char **argv);
+/* cmd-user.c, cmd-mailbox.c, cmd-mail.c, cmd-save.c, cmd-import.c, cmd-export.c */
+int cmd_user_list(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_mailbox(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_search(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_fetch(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_expunge(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_flags(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_save(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_import_maildir(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_import_mbox(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_import_imap(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_export_maildir(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_export_mbox(struct cli_ctx *ctx, int argc, char **argv);
 /* cmd-quota.c */
 int cmd_quota_get(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_quota_recalc(struct cli_ctx *ctx, int argc, char **argv);
@@ -20,6 +33,28 @@ static const struct cli_cmd cli_commands[] = {
 	{ "user auth", "USER", "check USER's password (read from stdin)", cmd_user_auth },
 	{ "user info", "USER [--json]", "show USER's passdb entry, home, quota and mail path",
 	  cmd_user_info },
+	{ "user list", "[PATTERN] [--json]", "users of the passdb (PATTERN: shell wildcards)",
+	  cmd_user_list },
+	{ "mailbox", "list|status|create|delete|rename|subscribe|unsubscribe USER [NAME [NEW]] [--json]",
+	  "USER's mailboxes (status: of NAME or of all)", cmd_mailbox },
+	{ "search", "USER QUERY [--json]", "mailbox and UID of USER's messages matching QUERY "
+	  "(IMAP SEARCH keys; MAILBOX NAME picks mailboxes)", cmd_search },
+	{ "fetch", "USER FIELDS QUERY [--json]", "FIELDS (\"uid flags internaldate size hdr.subject "
+	  "text\"...) of the matching messages", cmd_fetch },
+	{ "expunge", "USER QUERY [--json]", "remove the matching messages", cmd_expunge },
+	{ "flags", "add|remove|replace USER FLAGS QUERY [--json]",
+	  "change flags/keywords of the matching messages", cmd_flags },
+	{ "save", "USER MAILBOX [--json] < FILE", "offline: store a message (as APPEND)", cmd_save },
+	{ "import maildir", "PATH USER [--json]", "offline: a Dovecot Maildir, UIDs, flags, keywords, "
+	  "dates and subscriptions kept", cmd_import_maildir },
+	{ "import mbox", "FILE USER MAILBOX [--json]", "offline: an mbox file into MAILBOX",
+	  cmd_import_mbox },
+	{ "import imap", "URL USER [-j N] [--json]", "offline: every mailbox of imap[s]://user:pass@host:port "
+	  "(resumable)", cmd_import_imap },
+	{ "export maildir", "USER PATH [--json]", "offline: USER's mail as a Dovecot Maildir",
+	  cmd_export_maildir },
+	{ "export mbox", "USER MAILBOX FILE [--json]", "offline: MAILBOX as an mbox file",
+	  cmd_export_mbox },
 	{ "pw", "[-s SCHEME]", "hash a password from stdin for the passwd-file (default SHA512-CRYPT)",
 	  cmd_pw },
 	{ "flush", "[USER]", "live: upload the dirty index bundles of USER (or of all open users)",
@@ -53,7 +88,7 @@ static void print_commands(FILE *f, const char *prefix)
 		const struct cli_cmd *c = &cli_commands[i];
 		if (prefix != NULL && strncmp(c->name, prefix, strlen(prefix)) != 0)
 			continue;
-		char left[64];
+		char left[96];
 		snprintf(left, sizeof(left), "%s%s%s", c->name, c->args[0] ? " " : "", c->args);
 		fprintf(f, "  %-28s %s\n", left, c->help);
 	}

@@ -178,6 +178,23 @@ static void cmd_director_status(struct admin_job *job)
 	admin_reply_ok(&job->out);
 }
 
+/* mail json|text USER OP [ARGS...]: the objmail tool's mail operations, live */
+static void cmd_mail(struct admin_job *job)
+{
+	struct buf data = BUF_INIT, msg = BUF_INIT;
+	const char *code = "failed";
+	int r = admin_mail_run(job->sess->server->cfg, job->sess->server->passdb,
+			       job->req.argc - 1, job->req.argv + 1, &data, &code, &msg);
+	if (r < 0) {
+		admin_reply_err(&job->out, code, "%s", buf_cstr(&msg));
+	} else {
+		admin_reply_data(&job->out, data.data != NULL ? data.data : "", data.len);
+		admin_reply_ok(&job->out);
+	}
+	buf_free(&data);
+	buf_free(&msg);
+}
+
 static void cmd_help(struct admin_job *job);
 
 static const struct admin_command admin_commands[] = {
@@ -190,6 +207,7 @@ static const struct admin_command admin_commands[] = {
 	{ "reload", 0, 0, "reload", cmd_reload },
 	{ "lease", 1, 1, "lease USER", cmd_lease },
 	{ "director-status", 0, 1, "director-status [text]", cmd_director_status },
+	{ "mail", 3, 7, "mail json|text USER OP [ARGS...]", cmd_mail },
 	{ "help", 0, 0, "help", cmd_help },
 	{ "quit", 0, 0, "quit", cmd_quit },
 };

@@ -10,6 +10,13 @@ struct passdb;
 
 #ifndef OBJMAIL_VERSION
 #define OBJMAIL_VERSION "0.2.0"
+/* admin-mail.c: `mail json|text USER OP [ARGS...]` (cli/mail-ops.h). 0 and
+ * the answer in out, or an error: *code_r the protocol's error code, msg
+ * the message naming user, mailbox and cause. Worker thread. */
+struct om_config;
+int admin_mail_run(const struct om_config *cfg, struct passdb *db, size_t argc,
+		   char *const *argv, struct buf *out, const char **code_r, struct buf *msg);
+
 #endif
 
 /* handler_ctx of admin_conn_handler and metrics_conn_handler; lives as
@@ -32,5 +39,12 @@ extern const struct conn_handler metrics_conn_handler;
 void metrics_render(struct buf *out);
 /* Records the start time (objmail_start_time_seconds). */
 void metrics_init(void);
+
+/* admin-mail.c: `mail json|text USER OP [ARGS...]` (cli/mail-ops.h). 0 and
+ * the answer in out, or an error: *code_r the protocol's error code, msg
+ * the message naming user, mailbox and cause. Worker thread. */
+struct om_config;
+int admin_mail_run(const struct om_config *cfg, struct passdb *db, size_t argc,
+		   char *const *argv, struct buf *out, const char **code_r, struct buf *msg);
 
 #endif

@@ -228,6 +228,22 @@ int mailbox_msg_prefetch(struct mailbox *box, const uint32_t *uids, size_t n_uid
 int mailbox_cache_get(struct mailbox *box, uint32_t uid, const char *field, struct buf *out);
 void mailbox_cache_put(struct mailbox *box, uint32_t uid, const char *field, const char *data, size_t len);
 
+/* --- imports (mail-import.c): keep a source's UIDs --- */
+
+/* Set mailbox's UIDVALIDITY (only while it holds no message and never held
+ * one: else -OM_EEXISTS unless it already has that value; 0 = keep) and
+ * raise its UIDNEXT to at least uidnext (0 = keep; never lowered). */
+int mail_user_set_mailbox_uids(struct mail_user *user, const char *mailbox,
+			       uint32_t uidvalidity, uint32_t uidnext);
+/* mailbox_append, but the message gets UID `uid`, which must be at least
+ * the mailbox's UIDNEXT (-OM_EEXISTS otherwise): imports in UID order. */
+int mailbox_append_with_uid(struct mail_user *user, const char *mailbox,
+			    const struct mail_save *save, uint32_t uid);
+/* Small per-user state kept in the index (and so, for obox, in its bundles),
+ * e.g. how far an `import imap` got. get: 0 or -OM_ENOTFOUND. */
+int mail_user_meta_get(struct mail_user *user, const char *key, struct buf *value);
+int mail_user_meta_set(struct mail_user *user, const char *key, const char *value);
+
 /* --- object storage operations (obox; harmless no-ops for maildir) --- */
 
 /* Upload every dirty index (bundle, DESIGN.md) of the open user `username`,

@@ -1,0 +1,52 @@
+/* The admin socket's `mail` request: the objmail tool's mailbox and message
+ * operations run live in the daemon, on the user as its sessions have it
+ * open, so IMAP sessions are told of changes at once (the storage notifies
+ * their watchers). The operations themselves are the tool's own
+ * (src/cli/mail-ops.c, compiled into objmaild here too), so live and
+ * offline answers are the same. */
+#include "cli/mail-ops.c"
+
+#include "auth/passdb.h"
+#include "daemon/admin.h"
+#include "lib/log.h"
+
+int admin_mail_run(const struct om_config *cfg, struct passdb *db, size_t argc,
+		   char *const *argv, struct buf *out, const char **code_r, struct buf *msg)
+{
+	/* argv: json|text USER OP [ARGS...] */
+	bool json = strcmp(argv[0], "json") == 0;
+	const char *name = argv[1];
+	if (!mail_op_known(argc - 2, argv + 2)) {
+		*code_r = "usage";
+		buf_printf(msg, "usage: mail json|text USER OP [ARGS...]");
+		return -OM_EINVAL;
+	}
+	struct passdb_user pu;
+	memset(&pu, 0, sizeof(pu));
+	int ret = passdb_lookup(db, name, &pu);
+	if (ret < 0) {
+		*code_r = ret == -OM_ENOTFOUND ? "notfound" : "failed";
+		buf_printf(msg, "user %s: %s", name,
+			   ret == -OM_ENOTFOUND ? "no such user" : om_strerror(ret));
+		return ret;
+	}
+	struct mail_user *user;
+	ret = mail_user_open(cfg, pu.user, &pu, &user);
+	passdb_user_free(&pu);
+	if (ret < 0) {
+		*code_r = ret == -OM_ETEMP ? "temporary" : "failed";
+		buf_printf(msg, "user %s: opening the mail storage: %s", name, om_strerror(ret));
+		return ret;
+	}
+	ret = mail_op_run(user, argc - 2, argv + 2, json, out, msg);
+	if (ret < 0) {
+		*code_r = ret == -OM_ENOTFOUND ? "notfound"
+			  : ret == -OM_ETEMP  ? "temporary"
+			  : strncmp(buf_cstr(msg), "usage", 5) == 0 ? "usage"
+								   : "failed";
+	} else {
+		log_info("admin: mail %s %s", argv[2], name);
+	}
+	mail_user_unref(user);
+	return ret;
+}
