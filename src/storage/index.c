@@ -13,6 +13,9 @@
 #include "lib/log.h"
 #include "lib/om-error.h"
 
+/* sqlite page cache per index connection, KiB (see index_open) */
+#define INDEX_CACHE_KIB "256"
+
 struct om_index {
 	sqlite3 *db;
 	char *path;
@@ -128,6 +131,11 @@ int index_open(const char *path, struct om_index **idx_r, bool *created_r)
 	int ret = exec(idx, "PRAGMA journal_mode=WAL");
 	if (ret == 0)
 		ret = exec(idx, "PRAGMA synchronous=NORMAL");
+	/* One connection per open user: sqlite's default page cache (2 MB)
+	 * is paid by every logged-in user once its index has been read
+	 * through; the OS page cache backs the rest. */
+	if (ret == 0)
+		ret = exec(idx, "PRAGMA cache_size=-" INDEX_CACHE_KIB);
 	if (ret == 0)
 		ret = exec(idx, schema_sql);
 	if (ret == 0 && version < INDEX_SCHEMA_VERSION)

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include "lib/log.h"
 #include "lib/om-error.h"
 #include "storage/index.h"
@@ -121,10 +123,30 @@ static void test_index_roundtrip(void **state)
 	index_close(idx);
 }
 
+/* Every open user keeps its index connection: its page cache must stay
+ * small (sqlite's default is 2 MB per connection). */
+static void test_index_cache_bounded(void **state)
+{
+	(void)state;
+	struct om_index *idx;
+	assert_int_equal(index_open(dbpath, &idx, NULL), 0);
+	sqlite3 *db = index_sqlite(idx);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int pages_or_kib = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	/* negative: KiB; positive: pages of the page size */
+	long long bytes = pages_or_kib < 0 ? -1024LL * pages_or_kib : 4096LL * pages_or_kib;
+	assert_true(bytes > 0 && bytes <= 512 * 1024);
+	index_close(idx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_index_roundtrip),
+		cmocka_unit_test(test_index_cache_bounded),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
