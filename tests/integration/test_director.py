@@ -509,8 +509,13 @@ def test_config_list_and_dead_lmtp_backend(small):
     b, d, p, fake = small
     live = "127.0.0.1:%d" % b.ports["imap"]
     dead = "127.0.0.1:%d" % fake.port
-    st = json.loads(d.objmail("director", "status", "--json").stdout)
-    assert {x["id"]: x["health"] for x in st} == {live: "up", dead: "up"}
+    deadline = time.time() + 15
+    while True:  # the fake may still be down from an earlier test's failure
+        st = json.loads(d.objmail("director", "status", "--json").stdout)
+        if {x["id"]: x["health"] for x in st} == {live: "up", dead: "up"}:
+            break
+        assert time.time() < deadline, st
+        time.sleep(0.2)
     ids = [live, dead]
     pick = {u: max(ids, key=lambda i: hrw_score(u, i, 100)) for u in sorted(users())[:30]}
     on_dead = [u for u, i in pick.items() if i == dead][:3]
