@@ -38,6 +38,7 @@
 /* Non-blocking loop rounds at the stop to run the callbacks still queued
  * (each round runs every callback that is active when it starts). */
 #define LOOP_QUIESCE_MAX_ROUNDS 10000
+#define LOOP_QUIESCE_MAX_SEC 5
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 
@@ -392,11 +393,22 @@ unsigned server_conn_count(struct server *srv)
  * callbacks schedule a few more, never an endless chain. */
 static void loop_quiesce(struct loop *loop)
 {
+	/* A round runs until nothing is active: a callback that kept itself
+	 * active would never return, so the rounds also end at a deadline. */
+	struct timeval bound = { LOOP_QUIESCE_MAX_SEC, 0 };
+	event_base_loopexit(loop->base, &bound);
+	struct timeval t0, now;
+	evutil_gettimeofday(&t0, NULL);
 	unsigned rounds = 0;
-	do {
+	for (;;) {
 		event_base_loop(loop->base, EVLOOP_NONBLOCK);
-	} while (event_base_get_num_events(loop->base, EVENT_BASE_COUNT_ACTIVE) > 0 &&
-		 ++rounds < LOOP_QUIESCE_MAX_ROUNDS);
+		if (event_base_get_num_events(loop->base, EVENT_BASE_COUNT_ACTIVE) == 0 ||
+		    ++rounds >= LOOP_QUIESCE_MAX_ROUNDS)
+			break;
+		evutil_gettimeofday(&now, NULL);
+		if (now.tv_sec - t0.tv_sec >= LOOP_QUIESCE_MAX_SEC)
+			break;
+	}
 	int left = event_base_get_num_events(loop->base, EVENT_BASE_COUNT_ACTIVE);
 	if (left > 0)
 		log_warn("io loop stopped with %d callback(s) still queued", left);
