@@ -451,6 +451,10 @@ int import_imap(struct mail_user *user, const char *url, unsigned threads,
 		buf_printf(err, "user %s: source %s: %s", mail_user_name(user), u.host, buf_cstr(&e));
 		goto out;
 	}
+	char **before = NULL;
+	size_t n_before = 0;
+	if (import_names_before(user, &before, &n_before) < 0)
+		n_before = 0;
 	j.prog = cli_progress_new("import imap", 0);
 	if (threads > j.n_boxes)
 		threads = j.n_boxes > 0 ? (unsigned)j.n_boxes : 1;
@@ -466,6 +470,16 @@ int import_imap(struct mail_user *user, const char *url, unsigned threads,
 		pthread_join(tids[i], NULL);
 	cli_progress_done(j.prog);
 	ret = j.error;
+	if (ret == 0) {
+		char **src = om_calloc(j.n_boxes + 1, sizeof(char *));
+		for (size_t i = 0; i < j.n_boxes; i++)
+			src[i] = j.boxes[i].local;
+		import_drop_parents(user, before, n_before, src, j.n_boxes);
+		free(src);
+	}
+	for (size_t i = 0; i < n_before; i++)
+		free(before[i]);
+	free(before);
 	if (ret < 0) {
 		buf_append(err, j.err.data, j.err.len);
 	} else {

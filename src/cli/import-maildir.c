@@ -144,6 +144,50 @@ int import_append(struct mail_user *user, const char *mailbox, const char *data,
 	return mailbox_append(user, mailbox, &save, &uv, &got);
 }
 
+int import_names_before(struct mail_user *user, char ***names_r, size_t *n_r)
+{
+	struct mailbox_info *list;
+	size_t n;
+	int ret = mail_user_list_mailboxes(user, &list, &n);
+	if (ret < 0)
+		return ret;
+	char **names = om_calloc(n + 1, sizeof(*names));
+	for (size_t i = 0; i < n; i++)
+		names[i] = om_strdup(list[i].name);
+	mailbox_info_free(list, n);
+	*names_r = names;
+	*n_r = n;
+	return 0;
+}
+
+static bool in_list(char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+void import_drop_parents(struct mail_user *user, char **before, size_t n_before,
+			 char *const *source, size_t n_source)
+{
+	struct mailbox_info *list;
+	size_t n;
+	if (mail_user_list_mailboxes(user, &list, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = list[i].name;
+		if ((list[i].flags & (MBOX_NOSELECT | MBOX_NONEXISTENT)) != 0 ||
+		    in_list(before, n_before, name) || in_list(source, n_source, name))
+			continue;
+		struct mailbox_status st;
+		if (mail_user_mailbox_status(user, name, &st) == 0 && st.messages == 0 &&
+		    mail_user_delete_mailbox(user, name) == 0)
+			(void)mail_user_subscribe(user, name, false);
+	}
+	mailbox_info_free(list, n);
+}
+
 static int import_folder(struct mail_user *user, const char *dir, const char *name,
 			 struct import_stats *st, struct cli_progress *prog, struct buf *err)
 {
@@ -317,17 +361,36 @@ int import_maildir(struct mail_user *user, const char *path, struct import_stats
 	closedir(d);
 	buf_free(&nm);
 
+	char **before = NULL, **source = om_calloc(n + 2, sizeof(char *));
+	size_t n_before = 0, n_source = 0;
+	int ret = import_names_before(user, &before, &n_before);
+	if (ret < 0) {
+		buf_printf(err, "user %s: listing mailboxes: %s", mail_user_name(user),
+			   om_strerror(ret));
+		n_before = 0;
+	}
 	struct cli_progress *prog = cli_progress_new("import maildir", 0);
-	int ret = import_folder(user, path, "INBOX", st, prog, err);
+	if (ret == 0)
+		ret = import_folder(user, path, "INBOX", st, prog, err);
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		struct buf dir = BUF_INIT, name = BUF_INIT;
 		buf_printf(&dir, "%s/%s", path, names[i]);
-		if (maildir_entry_to_name(names[i], &name) == 0)
+		if (maildir_entry_to_name(names[i], &name) == 0) {
+			source[n_source++] = om_strdup(name.data);
 			ret = import_folder(user, dir.data, name.data, st, prog, err);
+		}
 		buf_free(&dir);
 		buf_free(&name);
 	}
 	cli_progress_done(prog);
+	if (ret == 0)
+		import_drop_parents(user, before, n_before, source, n_source);
+	for (size_t i = 0; i < n_before; i++)
+		free(before[i]);
+	free(before);
+	for (size_t i = 0; i < n_source; i++)
+		free(source[i]);
+	free(source);
 	if (ret == 0)
 		import_subscriptions(user, path);
 	for (size_t i = 0; i < n; i++)

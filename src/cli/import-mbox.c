@@ -70,12 +70,13 @@ static void parse_status(const char *v, uint32_t *flags)
 static int flush_msg(struct mail_user *user, const char *mailbox, struct mbox_msg *m,
 		     struct import_stats *st, struct cli_progress *prog, struct buf *err)
 {
-	/* the blank line before the next From_ belongs to the separator */
-	if (m->data.len > 0 && m->data.data[m->data.len - 1] == '\n') {
+	/* the blank line before the next From_ (or the end) is the separator */
+	const char *d = m->data.data;
+	size_t n = m->data.len;
+	if (n >= 2 && d[n - 1] == '\n' && d[n - 2] == '\n')
 		m->data.len--;
-		if (m->data.len > 0 && m->data.data[m->data.len - 1] == '\r')
-			m->data.len--;
-	}
+	else if (n >= 4 && memcmp(d + n - 4, "\r\n\r\n", 4) == 0)
+		m->data.len -= 2;
 	int ret = import_append(user, mailbox, m->data.data != NULL ? m->data.data : "",
 				m->data.len, m->flags, NULL, 0, m->date, 0, false, 0);
 	if (ret < 0) {

@@ -28,6 +28,15 @@ int import_append(struct mail_user *user, const char *mailbox, const char *data,
 int import_prepare_mailbox(struct mail_user *user, const char *name, uint32_t src_uidvalidity,
 			   bool *keep_r, struct buf *err);
 
+/* Mailboxes that exist before an import (names, for import_drop_parents). */
+int import_names_before(struct mail_user *user, char ***names_r, size_t *n_r);
+/* Creating "A/B" creates "A" too; where the source had no mailbox "A" (a
+ * \Noselect parent there), delete the empty one the import made, so the
+ * target lists what the source did (clients would otherwise sync a new
+ * folder). */
+void import_drop_parents(struct mail_user *user, char **before, size_t n_before,
+			 char *const *source, size_t n_source);
+
 int import_maildir(struct mail_user *user, const char *path, struct import_stats *st,
 		   struct buf *err);
 int import_mbox(struct mail_user *user, const char *file, const char *mailbox,

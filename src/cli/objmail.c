@@ -24,6 +24,8 @@ int cmd_import_mbox(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_import_imap(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_export_maildir(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_export_mbox(struct cli_ctx *ctx, int argc, char **argv);
+/* cmd-check.c */
+int cmd_check(struct cli_ctx *ctx, int argc, char **argv);
 /* cmd-quota.c */
 int cmd_quota_get(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_quota_recalc(struct cli_ctx *ctx, int argc, char **argv);
@@ -67,6 +69,8 @@ static const struct cli_cmd cli_commands[] = {
 	{ "quota get", "USER [--json]", "USER's storage and message quota: used and limits",
 	  cmd_quota_get },
 	{ "quota recalc", "USER", "offline: recount USER's usage from the mailboxes", cmd_quota_recalc },
+	{ "check", "USER [--json]", "offline: USER's index against the store (objects/files, UIDs, "
+	  "GUIDs); exit 1 on any inconsistency", cmd_check },
 	{ "who", "[--json]", "live: logged-in IMAP sessions", cmd_who },
 	{ "kick", "USER", "live: disconnect USER's IMAP sessions", cmd_kick },
 	{ "stats", "", "live: the daemon's metrics (Prometheus text)", cmd_stats },
