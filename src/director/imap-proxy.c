@@ -32,9 +32,9 @@
 #define BACKEND_MAX_REPLY (64 * 1024)
 /* backpressure toward a slow client: stop reading the backend above HIGH,
  * resume below LOW */
-#define RELAY_HIGH (1024 * 1024)
-#define RELAY_LOW (256 * 1024)
-#define RELAY_POLL_MS 20
+#define RELAY_HIGH (4 * 1024 * 1024)
+#define RELAY_LOW (1024 * 1024)
+#define RELAY_POLL_MS 2
 #define RELAY_READ_MAX (256 * 1024)
 
 enum iproxy_state { ST_PRE, ST_SASL, ST_LOGIN, ST_RELAY };

@@ -597,7 +597,7 @@ def test_lmtp_bdat_through_director(small):
 
 def test_bulk_both_ways(small):
     """A 20 MB APPEND and its FETCH through the relay (backpressure both
-    ways: the director stops reading the faster side above 1 MiB)."""
+    ways: the director stops reading the faster side above 4 MiB)."""
     b, d, p, fake = small
     live = "127.0.0.1:%d" % b.ports["imap"]
     ids = [live, "127.0.0.1:%d" % fake.port]
