@@ -4,7 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all build asan deps run test unit integration clean install
+.PHONY: all build asan deps run test unit integration clean install fuzz
 
 all: build
 
@@ -35,8 +35,18 @@ unit: asan
 integration: asan
 	OBJMAIL_BUILD=$(ASAN_BUILD) /usr/bin/python3 -m pytest -q tests/integration
 
+# libFuzzer: every tests/fuzz/fuzz_<name>.c for SECS seconds on its corpus
+# (new finds go to $(FUZZ_BUILD)/corpus-<name>, crashes to $(FUZZ_BUILD)/).
+FUZZ_BUILD ?= build-fuzz
+SECS       ?= 60
+fuzz:
+	scripts/install-deps --fuzz
+	@test -f $(FUZZ_BUILD)/CMakeCache.txt || CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DOM_SANITIZE=ON -DOM_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(patsubst tests/fuzz/%.c,lib%,$(wildcard tests/fuzz/fuzz_*.c))
+	scripts/run-fuzz $(FUZZ_BUILD) $(SECS)
+
 install: build
 	scripts/install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -315,7 +315,9 @@ static int pf_load(const char *path, struct pf_table **table_r, struct pf_ident 
 		return ret;
 	}
 
-	qsort(t->entries, t->count, sizeof(*t->entries), pf_entry_cmp);
+	/* an empty file has no entries array: qsort(NULL, 0) is undefined */
+	if (t->count > 1)
+		qsort(t->entries, t->count, sizeof(*t->entries), pf_entry_cmp);
 	/* drop later duplicates: the first line for a user wins, as in Dovecot */
 	size_t out = 0;
 	for (size_t i = 0; i < t->count; i++) {

@@ -70,6 +70,12 @@ static int rec_guid_cmp(const void *a, const void *b)
 	return strcmp(x->rec.guid, y->rec.guid);
 }
 
+/* bsearch in a sorted array of strings (which is NULL when empty) */
+static bool has_str(char *const *arr, size_t n, const char *s)
+{
+	return n > 0 && bsearch(&s, arr, n, sizeof(char *), str_cmp) != NULL;
+}
+
 /* --- obox --- */
 
 struct obox_list_ctx {
@@ -106,7 +112,8 @@ static int check_obox(struct check *c, struct mail_user *user)
 	char **objs = om_calloc(l.n > 0 ? l.n : 1, sizeof(char *));
 	for (size_t i = 0; i < l.n; i++)
 		objs[i] = l.keys[i] + prefix.len;
-	qsort(objs, l.n, sizeof(char *), str_cmp);
+	if (l.n > 1)
+		qsort(objs, l.n, sizeof(char *), str_cmp);
 	c->objects = l.n;
 
 	char **known = NULL;
@@ -115,7 +122,7 @@ static int check_obox(struct check *c, struct mail_user *user)
 	if (ret == 0) {
 		/* every object is a known GUID (referenced or pending delete) */
 		for (size_t i = 0; i < l.n; i++) {
-			if (bsearch(&objs[i], known, n_known, sizeof(char *), str_cmp) == NULL)
+			if (!has_str(known, n_known, objs[i]))
 				problem(c, NULL, "unreferenced object", objs[i]);
 		}
 		/* every referenced GUID has its object (pending deletes may be gone) */
@@ -129,7 +136,7 @@ static int check_obox(struct check *c, struct mail_user *user)
 				continue;
 			for (size_t i = 0; i < n; i++) {
 				const char *g = msgs[i].rec.guid;
-				if (bsearch(&g, objs, l.n, sizeof(char *), str_cmp) == NULL) {
+				if (!has_str(objs, l.n, g)) {
 					struct buf d = BUF_INIT;
 					buf_printf(&d, "uid %u: object m/%s missing", msgs[i].rec.uid, g);
 					problem(c, mbs[m].name, "missing object", buf_cstr(&d));
@@ -178,7 +185,8 @@ static void maildir_files(const char *dir, char ***names_r, size_t *n_r)
 		}
 		closedir(d);
 	}
-	qsort(names, n, sizeof(char *), str_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(char *), str_cmp);
 	*names_r = names;
 	*n_r = n;
 }
@@ -200,16 +208,17 @@ static void check_maildir_mailbox(struct check *c, struct mail_user *user,
 		const char *dd = msgs[i].ddata != NULL ? msgs[i].ddata : "";
 		const char *fname = strchr(dd, '/') != NULL ? strchr(dd, '/') + 1 : dd;
 		indexed[i] = om_strndup(fname, strcspn(fname, ":"));
-		if (bsearch(&indexed[i], files, n_files, sizeof(char *), str_cmp) == NULL) {
+		if (!has_str(files, n_files, indexed[i])) {
 			struct buf d = BUF_INIT;
 			buf_printf(&d, "uid %u: file %s missing", msgs[i].rec.uid, dd);
 			problem(c, mb->name, "missing file", buf_cstr(&d));
 			buf_free(&d);
 		}
 	}
-	qsort(indexed, n, sizeof(char *), str_cmp);
+	if (n > 1)
+		qsort(indexed, n, sizeof(char *), str_cmp);
 	for (size_t i = 0; i < n_files; i++) {
-		if (bsearch(&files[i], indexed, n, sizeof(char *), str_cmp) == NULL)
+		if (!has_str(indexed, n, files[i]))
 			problem(c, mb->name, "unindexed file", files[i]);
 	}
 	c->objects += n_files;
@@ -256,7 +265,8 @@ static int check_index(struct check *c, struct mail_user *user, bool maildir)
 		}
 		if (maildir)
 			check_maildir_mailbox(c, user, mb, msgs, n);
-		qsort(msgs, n, sizeof(*msgs), rec_guid_cmp);
+		if (n > 1)
+			qsort(msgs, n, sizeof(*msgs), rec_guid_cmp);
 		for (size_t i = 1; i < n; i++) {
 			if (strcmp(msgs[i].rec.guid, msgs[i - 1].rec.guid) == 0) {
 				struct buf d = BUF_INIT;

@@ -44,6 +44,8 @@ static void check_reply_data(const char *data, size_t len)
 {
 	struct buf b = BUF_INIT;
 	admin_reply_data(&b, data, len);
+	if (b.data == NULL)
+		return;
 	const char *p = b.data, *end = b.data + b.len;
 	while (p != NULL && p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));

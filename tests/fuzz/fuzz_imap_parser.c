@@ -102,9 +102,12 @@ static void try_search(const struct imap_command *cmd)
 		return;
 	}
 	if (search_program_bind(prog, kws, 1, 3, 30, &error)) {
-		struct search_source src = { NULL, fake_header, fake_text, fake_date, fake_contains };
+		struct search_source src = { .ctx = NULL, .header = fake_header, .text = fake_text,
+					      .sent_date = fake_date, .contains = fake_contains };
 		for (uint32_t i = 1; i <= 3; i++) {
-			struct search_msg m = { i, i * 10, i * 7, i & 1, i * 100, i * 86400, 60 };
+			struct search_msg m = { .seq = i, .uid = i * 10, .flags = i * 7, .keywords = i & 1,
+						 .size = i * 100, .internal_date = i * 86400,
+						 .internal_tz = 60, .modseq = i };
 			(void)search_program_match(prog, &m, &src);
 		}
 	}
@@ -158,30 +161,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	imap_parser_free(p);
 	return 0;
 }
-
-#ifdef OM_FUZZ_STANDALONE
-/* Replay driver without libFuzzer: each argument is an input file.
- *   cc -DOM_FUZZ_STANDALONE ... tests/fuzz/fuzz_imap_parser.c ...
- *   ./a.out tests/fuzz/corpus/imap_parser/ * */
-#include <stdio.h>
-
-int main(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		FILE *fp = fopen(argv[i], "rb");
-		if (fp == NULL) {
-			perror(argv[i]);
-			return 1;
-		}
-		struct buf b = BUF_INIT;
-		char tmp[4096];
-		size_t n;
-		while ((n = fread(tmp, 1, sizeof(tmp), fp)) > 0)
-			buf_append(&b, tmp, n);
-		fclose(fp);
-		LLVMFuzzerTestOneInput((const uint8_t *)buf_cstr(&b), b.len);
-		buf_free(&b);
-	}
-	return 0;
-}
-#endif

@@ -23,6 +23,7 @@ import omtest
 MAILDIR_ONLY = {
     "test_dovecot_interop.py": None,          # Dovecot and objmail share one Maildir
     "test_director.py": None,                 # sets up its own obox stores (file: and RADOS)
+    "test_faults.py": None,                   # its own faulty obox store, once per make test
     "test_persistence.py": {"test_index_rebuilds_when_deleted", "test_index_garbage_is_survived",
                             "test_maildir_changed_while_stopped"},
     "test_imap_basic.py": {"test_append_flags_date_appenduid", "test_close_expunges_deleted",
@@ -55,6 +56,35 @@ def maildir_only(item):
     return names is None or item.originalname in names or item.name in names
 
 
+def param_storages(item):
+    """The storages an item's fixture parameters put it on (params named
+    like OBJMAIL_STORAGE values, "obox", or "run-storage")."""
+    cs = getattr(item, "callspec", None)
+    if cs is None:
+        return set()
+    out = set()
+    for argname, value in cs.params.items():
+        if not isinstance(value, str):
+            continue
+        v = omtest.STORAGE if value == "run-storage" else value
+        if v in omtest.STORAGES or v == "obox":
+            out.add(v)
+        if value != "run-storage" and value == omtest.STORAGE:
+            defs = item._fixtureinfo.name2fixturedefs.get(argname) or ()
+            if defs and "run-storage" in (defs[-1].params or ()):
+                out.add("duplicate")  # the run-storage variant already runs on it
+    return out
+
+
+def deselected(item):
+    if "duplicate" in param_storages(item):
+        return True
+    if maildir_only(item):
+        # a maildir test parametrized onto obox too: that variant is not one
+        return omtest.STORAGE != "maildir" or bool(param_storages(item) - {"maildir"})
+    return omtest.STORAGE == "maildir" and item.get_closest_marker("obox_only") is not None
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "obox_only: a test of obox itself (runs in the obox runs)")
     if omtest.STORAGE not in omtest.STORAGES:
@@ -66,12 +96,7 @@ def pytest_collection_modifyitems(config, items):
     """The storage matrix: each test runs in the run(s) it belongs to."""
     keep, drop = [], []
     for item in items:
-        if omtest.STORAGE != "maildir" and maildir_only(item):
-            drop.append(item)
-        elif omtest.STORAGE == "maildir" and item.get_closest_marker("obox_only"):
-            drop.append(item)
-        else:
-            keep.append(item)
+        (drop if deselected(item) else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
