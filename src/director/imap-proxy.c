@@ -323,11 +323,13 @@ static void login_job_run(void *arg)
 					      "unavailable\r\n", j->tag);
 			return;
 		}
-		struct passdb_user pu = { 0 };
-		if (passdb_lookup(j->p->ls->passdb, j->user, &pu) == 0) {
-			canon = om_strdup(pu.user);
-			passdb_user_free(&pu);
-		}
+	}
+	/* hash the passdb's name for the user (as LMTP does), also when the
+	 * backend checks the password */
+	struct passdb_user pu = { 0 };
+	if (j->p->ls->passdb != NULL && passdb_lookup(j->p->ls->passdb, j->user, &pu) == 0) {
+		canon = om_strdup(pu.user);
+		passdb_user_free(&pu);
 	}
 	const char *user = canon != NULL ? canon : j->user;
 	char host[DIRECTOR_HOST_MAX], id[DIRECTOR_ID_MAX];
