@@ -5,6 +5,7 @@
 
 #include "auth/passdb.h"
 #include "imap/imap-session-private.h"
+#include "lib/authlimit.h"
 #include "lib/log.h"
 #include "lib/om-error.h"
 
@@ -142,6 +143,17 @@ static void authenticate(struct imap_session *s, const char *user, size_t user_l
 	}
 	if (db == NULL) {
 		imap_cmd_no(s, "[UNAVAILABLE] Authentication is not available.");
+		return;
+	}
+	if (s->conn != NULL && s->cfg != NULL &&
+	    authlimit_blocked(conn_peer_ip(s->conn), s->cfg->auth_failures_per_ip,
+			      s->cfg->auth_failure_window)) {
+		/* the password is not even looked at: no oracle for a guesser */
+		log_info("imap: login refused from %s: too many authentication failures "
+			 "(auth_failures_per_ip %u)", conn_peer_ip(s->conn), s->cfg->auth_failures_per_ip);
+		imap_cmd_no(s, "[UNAVAILABLE] Too many authentication failures from your address, "
+			       "try again later.");
+		s->priv->delay_reply = true;
 		return;
 	}
 	u = om_strndup(user, user_len);

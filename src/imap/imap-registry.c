@@ -99,6 +99,20 @@ size_t imap_registry_count(void)
 	return n;
 }
 
+size_t imap_registry_user_count(const char *user)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&reg_mu);
+	for (size_t b = 0; b < REGISTRY_BUCKETS; b++) {
+		for (const struct reg_entry *e = buckets[b]; e != NULL; e = e->next) {
+			if (e->user != NULL && strcmp(e->user, user) == 0)
+				n++;
+		}
+	}
+	pthread_mutex_unlock(&reg_mu);
+	return n;
+}
+
 static void json_str(struct buf *out, const char *s)
 {
 	buf_append_c(out, '"');

@@ -19,6 +19,8 @@ void imap_registry_logout(struct conn *c);
 
 /* Number of logged-in sessions. */
 size_t imap_registry_count(void);
+/* Number of logged-in sessions of user (max_connections_per_user). */
+size_t imap_registry_user_count(const char *user);
 /* {"sessions":[{"user":..,"ip":..,"mailbox":..|null,"since":UNIX,"conn":N},..]}
  * At most max entries (0 = all); "truncated":true when more exist. */
 void imap_registry_json(struct buf *out, size_t max);

@@ -15,6 +15,7 @@
 #include "auth/passdb.h"
 #include "imap/imap-session-private.h"
 #include "imap/imap-registry.h"
+#include "lib/authlimit.h"
 #include "lib/log.h"
 #include "lib/om-error.h"
 #include "lib/stats.h"
@@ -127,6 +128,13 @@ void imap_session_login(struct imap_session *s, const struct passdb_user *pu)
 	struct buf caps = BUF_INIT;
 	int ret;
 
+	if (s->conn != NULL && s->cfg->max_connections_per_user > 0 &&
+	    imap_registry_user_count(pu->user) >= s->cfg->max_connections_per_user) {
+		log_info("imap: login of %s refused: %u sessions already (max_connections_per_user)",
+			 pu->user, s->cfg->max_connections_per_user);
+		imap_cmd_no(s, "[UNAVAILABLE] Maximum number of connections for this user exceeded.");
+		return;
+	}
 	ret = mail_user_open(s->cfg, pu->user, pu, &user);
 	if (ret < 0) {
 		log_warn("imap: opening the mail of %s failed: %s", pu->user, om_strerror(-ret));
@@ -150,6 +158,8 @@ void imap_session_auth_failed(struct imap_session *s)
 {
 	s->auth_failures++;
 	s->priv->delay_reply = true;
+	if (s->conn != NULL && s->cfg != NULL)
+		authlimit_failed(conn_peer_ip(s->conn), s->cfg->auth_failure_window);
 	om_stat_inc(OM_STAT_IMAP_LOGIN_FAILED);
 }
 

@@ -85,6 +85,10 @@ static const struct cfg_key cfg_keys[] = {
 	K(imap_idle_timeout, CFG_DURATION),
 	K(login_timeout, CFG_DURATION),
 	KR(max_connections_per_ip, CFG_UINT, 0, 1000000),
+	KR(max_connections_per_user, CFG_UINT, 0, 1000000),
+	KR(auth_failures_per_ip, CFG_UINT, 0, 1000000),
+	K(auth_failure_window, CFG_DURATION),
+	KR(max_mailboxes, CFG_UINT, 0, 100000000),
 };
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
@@ -142,6 +146,10 @@ void config_defaults(struct om_config *cfg)
 	cfg->imap_idle_timeout = 1800;
 	cfg->login_timeout = 60;
 	cfg->max_connections_per_ip = 0;
+	cfg->max_connections_per_user = 50;
+	cfg->auth_failures_per_ip = 100;
+	cfg->auth_failure_window = 300;
+	cfg->max_mailboxes = 10000;
 	cfg->director_probe_interval = 2;
 	cfg->director_drain_grace = 30;
 	free(cfg->director_auth);

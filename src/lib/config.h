@@ -50,6 +50,12 @@ struct om_config {
 	unsigned imap_idle_timeout; /* seconds without traffic after login, default 30m */
 	unsigned login_timeout;     /* seconds to log in, default 60s */
 	unsigned max_connections_per_ip; /* 0 = unlimited */
+	/* limits (doc/config.md "Limits"; doc/reliability.md) */
+	unsigned max_connections_per_user; /* IMAP sessions per user, 0 = unlimited, default 50 */
+	unsigned auth_failures_per_ip;  /* failed logins per IP in the window before
+					   further attempts are refused; 0 = off, default 100 */
+	unsigned auth_failure_window;   /* seconds, default 5m */
+	unsigned max_mailboxes;         /* per user, 0 = unlimited, default 10000 */
 
 	/* director (doc/director.md) */
 	unsigned director_probe_interval; /* seconds between backend probes, default 2 */

@@ -30,6 +30,7 @@ struct mail_user {
 	uint64_t quota_limit;       /* 0 = none */
 	uint64_t quota_messages;    /* message-count limit, 0 = none */
 	uint64_t max_size;          /* biggest message, 0 = none */
+	unsigned max_mailboxes;     /* max_mailboxes, 0 = none */
 	const struct om_config *cfg; /* the opener's config, during user_init only */
 	char last_error[256];
 

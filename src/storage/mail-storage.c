@@ -151,6 +151,7 @@ int mail_user_open(const struct om_config *cfg, const char *username,
 	user->quota_messages = pu != NULL && pu->quota_messages_set ? pu->quota_messages
 								    : cfg->quota_messages;
 	user->max_size = cfg->mail_max_size;
+	user->max_mailboxes = cfg->max_mailboxes;
 	pthread_mutex_init(&user->lock, NULL);
 	pthread_mutex_init(&user->watch_lock, NULL);
 	pthread_cond_init(&user->watch_cond, NULL);
@@ -411,6 +412,20 @@ static bool has_children(struct mail_user *user, const char *name)
 	return found;
 }
 
+/* max_mailboxes: -OM_ELIMIT if the user has that many already. */
+static int mailbox_count_check(struct mail_user *user)
+{
+	if (user->max_mailboxes == 0)
+		return 0;
+	struct index_mailbox *mbs;
+	size_t n;
+	int ret = index_mailbox_list(user->index, &mbs, &n);
+	if (ret < 0)
+		return ret;
+	index_mailboxes_free(mbs, n);
+	return n >= user->max_mailboxes ? -OM_ELIMIT : 0;
+}
+
 /* Create name's missing parents, then name itself (unless parents_only). */
 static int create_with_parents(struct mail_user *user, const char *name, unsigned special_use,
 			       bool parents_only)
@@ -424,10 +439,12 @@ static int create_with_parents(struct mail_user *user, const char *name, unsigne
 		ret = index_mailbox_get(user->index, prefix.data, &mb);
 		if (ret == 0)
 			index_mailbox_clear(&mb);
-		else if (ret == -OM_ENOTFOUND)
+		else if (ret == -OM_ENOTFOUND && (ret = mailbox_count_check(user)) == 0)
 			ret = user->ops->mailbox_create(user, prefix.data, 0);
 	}
 	buf_free(&prefix);
+	if (ret == 0 && !parents_only)
+		ret = mailbox_count_check(user);
 	if (ret == 0 && !parents_only)
 		ret = user->ops->mailbox_create(user, name, special_use);
 	return ret;
