@@ -249,3 +249,67 @@ int cli_admin_print(struct cli_ctx *ctx, const char *const *argv, size_t argc)
 	buf_free(&data);
 	return r;
 }
+
+/* Upload `blob` as hex "mail-data" requests on one connection, then send
+ * the request argv there (the daemon's `mail ... save` takes the upload). */
+#define ADMIN_UPLOAD_CHUNK 2000
+
+int cli_admin_call_upload(struct cli_ctx *ctx, const char *blob, size_t len,
+			  const char *const *argv, size_t argc, struct buf *data_r)
+{
+	int r = cli_load_config(ctx);
+	if (r != CLI_OK)
+		return r;
+	struct buf why = BUF_INIT, req = BUF_INIT, err = BUF_INIT, junk = BUF_INIT;
+	int fd = admin_connect(ctx, &why);
+	if (fd < 0) {
+		fprintf(stderr, "objmail: daemon not running? cannot connect to the admin socket "
+				"%s: %s\n", ctx->cfg.listen_admin, buf_cstr(&why));
+		buf_free(&why);
+		return CLI_FAIL;
+	}
+	static const char hex[] = "0123456789abcdef";
+	int ret = CLI_OK;
+	for (size_t off = 0; off < len && ret == CLI_OK; off += ADMIN_UPLOAD_CHUNK) {
+		size_t n = len - off < ADMIN_UPLOAD_CHUNK ? len - off : ADMIN_UPLOAD_CHUNK;
+		buf_reset(&req);
+		buf_append_str(&req, "mail-data\t");
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)blob[off + i];
+			buf_append_c(&req, hex[c >> 4]);
+			buf_append_c(&req, hex[c & 15]);
+		}
+		buf_append_c(&req, '\n');
+		if (!write_all(fd, req.data, req.len)) {
+			fprintf(stderr, "objmail: sending to the admin socket: %s\n", strerror(errno));
+			ret = CLI_FAIL;
+		} else if (read_reply(fd, &junk, &err) != 0) {
+			fprintf(stderr, "objmail: admin socket: upload refused: %s\n", buf_cstr(&err));
+			ret = CLI_FAIL;
+		}
+	}
+	if (ret == CLI_OK) {
+		buf_reset(&req);
+		if (admin_request_format(argv, argc, &req) < 0) {
+			fprintf(stderr, "objmail: invalid argument (empty, or a control character)\n");
+			ret = CLI_USAGE;
+		} else if (!write_all(fd, req.data, req.len)) {
+			fprintf(stderr, "objmail: sending to the admin socket: %s\n", strerror(errno));
+			ret = CLI_FAIL;
+		} else {
+			int rr = read_reply(fd, data_r, &err);
+			if (rr != 0) {
+				const char *msg = strchr(buf_cstr(&err), ' ');
+				fprintf(stderr, "objmail: %s\n",
+					rr == 1 && msg != NULL ? msg + 1 : buf_cstr(&err));
+				ret = CLI_FAIL;
+			}
+		}
+	}
+	close(fd);
+	buf_free(&why);
+	buf_free(&req);
+	buf_free(&err);
+	buf_free(&junk);
+	return ret;
+}

@@ -60,6 +60,10 @@ int cli_admin_call(struct cli_ctx *ctx, const char *const *argv, size_t argc,
 		   struct buf *data_r);
 /* The same, then the data lines to stdout. */
 int cli_admin_print(struct cli_ctx *ctx, const char *const *argv, size_t argc);
+/* cli_admin_call after uploading blob (hex "mail-data" requests on the
+ * same connection): for `mail json|text USER save MAILBOX`. */
+int cli_admin_call_upload(struct cli_ctx *ctx, const char *blob, size_t len,
+			  const char *const *argv, size_t argc, struct buf *data_r);
 /* Does something accept connections on listen_admin (a running daemon)? */
 bool cli_admin_reachable(struct cli_ctx *ctx);
 

@@ -1,7 +1,7 @@
 /* objmail save USER MAILBOX < file: store one message as an APPEND would.
- * Offline on the storage (maildir: safe beside a running daemon, whose
- * sessions see the message at their next sync; obox: needs the user not
- * served by a daemon, whose lease the open would wait for). */
+ * Live when the daemon answers on its admin socket (the message is uploaded
+ * as hex "mail-data" requests, then stored by the daemon), else offline on
+ * the storage. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 
 #include "cli/cli-mail.h"
 #include "lib/om-error.h"
+#include "cli/mail-ops.h"
 #include "storage/mail-storage.h"
 
 #define SAVE_MAX (256u << 20)
@@ -40,29 +41,34 @@ int cmd_save(struct cli_ctx *ctx, int argc, char **argv)
 		buf_free(&data);
 		return CLI_FAIL;
 	}
+	if (cli_admin_reachable(ctx)) {
+		/* live: the daemon stores it, its sessions learn of it at once */
+		const char *req[] = { "mail", json ? "json" : "text", argv[0], "save", argv[1] };
+		struct buf out = BUF_INIT;
+		r = cli_admin_call_upload(ctx, data.data, data.len, req, 5, &out);
+		if (r == CLI_OK && !cli_write_stdout(&out))
+			r = CLI_FAIL;
+		buf_free(&out);
+		buf_free(&data);
+		return r;
+	}
 	struct mail_user *mu;
 	r = cli_mail_user_open(ctx, argv[0], &mu);
 	if (r != CLI_OK) {
 		buf_free(&data);
 		return r;
 	}
-	struct mail_save save = { .data = data.data, .len = data.len };
-	uint32_t uv = 0, uid = 0;
-	int ret = mailbox_append(mu, argv[1], &save, &uv, &uid);
-	if (ret < 0) {
-		fprintf(stderr, "objmail: user %s, mailbox %s: save failed: %s\n", argv[0], argv[1],
-			om_strerror(ret));
-		r = CLI_FAIL;
-	} else if (json) {
-		printf("{\"mailbox\":");
-		struct buf o = BUF_INIT;
-		cli_json_str(&o, argv[1]);
-		printf("%s,\"uidvalidity\":%u,\"uid\":%u}\n", buf_cstr(&o), uv, uid);
-		buf_free(&o);
-	} else {
-		printf("%s uidvalidity=%u uid=%u\n", argv[1], uv, uid);
-	}
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	int ret = mail_op_save(mu, argv[1], data.data, data.len, json, &out, &err);
 	cli_mail_user_close(mu);
+	if (ret < 0) {
+		fprintf(stderr, "objmail: %s\n", buf_cstr(&err));
+		r = CLI_FAIL;
+	} else if (!cli_write_stdout(&out)) {
+		r = CLI_FAIL;
+	}
+	buf_free(&out);
+	buf_free(&err);
 	buf_free(&data);
 	return r;
 }

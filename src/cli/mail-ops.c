@@ -710,6 +710,29 @@ static int parse_flags(struct mail_user *user, const char *text, struct out_ctx 
 	return 0;
 }
 
+int mail_op_save(struct mail_user *user, const char *mailbox, const char *data, size_t len,
+		 bool json, struct buf *out, struct buf *err)
+{
+	if (len == 0) {
+		buf_printf(err, "user %s, mailbox %s: save: no message", mail_user_name(user),
+			   mailbox);
+		return -OM_EINVAL;
+	}
+	struct mail_save save = { .data = data, .len = len };
+	uint32_t uv = 0, uid = 0;
+	int ret = mailbox_append(user, mailbox, &save, &uv, &uid);
+	if (ret < 0)
+		return fail(err, user, mailbox, ret, "save");
+	if (json) {
+		buf_append_str(out, "{\"mailbox\":");
+		json_cstr(out, mailbox);
+		buf_printf(out, ",\"uidvalidity\":%u,\"uid\":%u}\n", uv, uid);
+	} else {
+		buf_printf(out, "%s uidvalidity=%u uid=%u\n", mailbox, uv, uid);
+	}
+	return 0;
+}
+
 bool mail_op_known(size_t argc, char *const *argv)
 {
 	static const struct {

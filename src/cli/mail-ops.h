@@ -25,6 +25,9 @@ struct mail_user;
  * "usage: ..." for bad arguments. */
 int mail_op_run(struct mail_user *user, size_t argc, char *const *argv, bool json,
 		struct buf *out, struct buf *err);
+/* Store one message in mailbox (objmail save); out: the new UID. */
+int mail_op_save(struct mail_user *user, const char *mailbox, const char *data, size_t len,
+		 bool json, struct buf *out, struct buf *err);
 /* Is argv[0] an operation mail_op_run knows, with a valid argument count? */
 bool mail_op_known(size_t argc, char *const *argv);
 

@@ -11,12 +11,14 @@
 #include "lib/log.h"
 
 int admin_mail_run(const struct om_config *cfg, struct passdb *db, size_t argc,
-		   char *const *argv, struct buf *out, const char **code_r, struct buf *msg)
+		   char *const *argv, const char *upload, size_t upload_len, struct buf *out,
+		   const char **code_r, struct buf *msg)
 {
 	/* argv: json|text USER OP [ARGS...] */
 	bool json = strcmp(argv[0], "json") == 0;
 	const char *name = argv[1];
-	if (!mail_op_known(argc - 2, argv + 2)) {
+	bool save = argc == 4 && strcmp(argv[2], "save") == 0;
+	if (!save && !mail_op_known(argc - 2, argv + 2)) {
 		*code_r = "usage";
 		buf_printf(msg, "usage: mail json|text USER OP [ARGS...]");
 		return -OM_EINVAL;
@@ -38,7 +40,11 @@ int admin_mail_run(const struct om_config *cfg, struct passdb *db, size_t argc,
 		buf_printf(msg, "user %s: opening the mail storage: %s", name, om_strerror(ret));
 		return ret;
 	}
-	ret = mail_op_run(user, argc - 2, argv + 2, json, out, msg);
+	if (save)
+		ret = mail_op_save(user, argv[3], upload != NULL ? upload : "", upload_len, json,
+				   out, msg);
+	else
+		ret = mail_op_run(user, argc - 2, argv + 2, json, out, msg);
 	if (ret < 0) {
 		*code_r = ret == -OM_ENOTFOUND ? "notfound"
 			  : ret == -OM_ETEMP  ? "temporary"

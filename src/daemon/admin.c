@@ -28,7 +28,13 @@ struct admin_session {
 	struct conn *conn;
 	struct admin_server *server;
 	bool close_after;
+	/* "mail-data" uploads for the next "mail ... save" (one job at a time
+	 * per connection, so no lock) */
+	struct buf upload;
 };
+
+/* Biggest message `objmail save` may upload. */
+#define ADMIN_UPLOAD_MAX (256u << 20)
 
 struct admin_job {
 	struct admin_session *sess;
@@ -183,8 +189,11 @@ static void cmd_mail(struct admin_job *job)
 {
 	struct buf data = BUF_INIT, msg = BUF_INIT;
 	const char *code = "failed";
-	int r = admin_mail_run(job->sess->server->cfg, job->sess->server->passdb,
-			       job->req.argc - 1, job->req.argv + 1, &data, &code, &msg);
+	struct admin_session *sess = job->sess;
+	int r = admin_mail_run(sess->server->cfg, sess->server->passdb, job->req.argc - 1,
+			       job->req.argv + 1, sess->upload.data, sess->upload.len, &data, &code,
+			       &msg);
+	buf_free(&sess->upload);
 	if (r < 0) {
 		admin_reply_err(&job->out, code, "%s", buf_cstr(&msg));
 	} else {
@@ -193,6 +202,45 @@ static void cmd_mail(struct admin_job *job)
 	}
 	buf_free(&data);
 	buf_free(&msg);
+}
+
+/* mail-data HEX: a piece of the message for the next `mail ... save` */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static void cmd_mail_data(struct admin_job *job)
+{
+	struct admin_session *sess = job->sess;
+	const char *h = job->req.argv[1];
+	size_t len = strlen(h);
+	if (len % 2 != 0) {
+		admin_reply_err(&job->out, "badrequest", "mail-data: odd number of hex digits");
+		return;
+	}
+	if (sess->upload.len + len / 2 > ADMIN_UPLOAD_MAX) {
+		buf_free(&sess->upload);
+		admin_reply_err(&job->out, "toolong", "mail-data: message over %u bytes",
+				ADMIN_UPLOAD_MAX);
+		return;
+	}
+	for (size_t i = 0; i < len; i += 2) {
+		int hi = hexval(h[i]), lo = hexval(h[i + 1]);
+		if (hi < 0 || lo < 0) {
+			buf_free(&sess->upload);
+			admin_reply_err(&job->out, "badrequest", "mail-data: not hex");
+			return;
+		}
+		buf_append_c(&sess->upload, (char)(hi * 16 + lo));
+	}
+	admin_reply_ok(&job->out);
 }
 
 static void cmd_help(struct admin_job *job);
@@ -208,6 +256,7 @@ static const struct admin_command admin_commands[] = {
 	{ "lease", 1, 1, "lease USER", cmd_lease },
 	{ "director-status", 0, 1, "director-status [text]", cmd_director_status },
 	{ "mail", 3, 7, "mail json|text USER OP [ARGS...]", cmd_mail },
+	{ "mail-data", 1, 1, "mail-data HEX", cmd_mail_data },
 	{ "help", 0, 0, "help", cmd_help },
 	{ "quit", 0, 0, "quit", cmd_quit },
 };
@@ -324,6 +373,7 @@ static void admin_on_close(struct conn *c, void *session)
 {
 	(void)c;
 	om_gauge_add(OM_GAUGE_CONN_ADMIN, -1);
+	buf_free(&((struct admin_session *)session)->upload);
 	free(session);
 }
 

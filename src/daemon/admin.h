@@ -10,12 +10,14 @@ struct passdb;
 
 #ifndef OBJMAIL_VERSION
 #define OBJMAIL_VERSION "0.2.0"
-/* admin-mail.c: `mail json|text USER OP [ARGS...]` (cli/mail-ops.h). 0 and
+/* admin-mail.c: `mail json|text USER OP [ARGS...]` (cli/mail-ops.h; OP
+ * `save MAILBOX` stores upload, sent before by `mail-data`). 0 and
  * the answer in out, or an error: *code_r the protocol's error code, msg
  * the message naming user, mailbox and cause. Worker thread. */
 struct om_config;
 int admin_mail_run(const struct om_config *cfg, struct passdb *db, size_t argc,
-		   char *const *argv, struct buf *out, const char **code_r, struct buf *msg);
+		   char *const *argv, const char *upload, size_t upload_len, struct buf *out,
+		   const char **code_r, struct buf *msg);
 
 #endif
 
@@ -40,11 +42,13 @@ void metrics_render(struct buf *out);
 /* Records the start time (objmail_start_time_seconds). */
 void metrics_init(void);
 
-/* admin-mail.c: `mail json|text USER OP [ARGS...]` (cli/mail-ops.h). 0 and
+/* admin-mail.c: `mail json|text USER OP [ARGS...]` (cli/mail-ops.h; OP
+ * `save MAILBOX` stores upload, sent before by `mail-data`). 0 and
  * the answer in out, or an error: *code_r the protocol's error code, msg
  * the message naming user, mailbox and cause. Worker thread. */
 struct om_config;
 int admin_mail_run(const struct om_config *cfg, struct passdb *db, size_t argc,
-		   char *const *argv, struct buf *out, const char **code_r, struct buf *msg);
+		   char *const *argv, const char *upload, size_t upload_len, struct buf *out,
+		   const char **code_r, struct buf *msg);
 
 #endif

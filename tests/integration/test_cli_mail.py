@@ -167,6 +167,14 @@ def test_live_changes_reach_open_sessions(live):
     assert msgs == [{"uid": 1, "flags": ["\\Flagged"], "hdr.subject": "quarterly report"}]
     r = run(live, "mailbox", "status", u, "Nope", ok=False)
     assert r.returncode == 1 and u in r.stderr.decode() and "Nope" in r.stderr.decode()
+    # save goes live too: the selected session sees the new message
+    big = MSG2 + b"x" * 9000 + b"\r\n"
+    saved = js(live, "save", u, "INBOX", stdin=big)
+    assert saved["mailbox"] == "INBOX" and saved["uid"] == 3
+    untagged, tagged = imap.cmd("NOOP")
+    assert any(x.endswith(b" EXISTS") for x in untagged), untagged
+    m = js(live, "fetch", u, "uid text", "MAILBOX INBOX UID 3")["messages"][0]
+    assert m["text"].encode() == big
     # who/kick exist already and go live too
     who = js(live, "who")
     assert any(s["user"] == u for s in who["sessions"])

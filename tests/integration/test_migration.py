@@ -200,7 +200,10 @@ def test_import_imap_then_only_new(dovecot, make_server):
     om = make_server(start=False, users={"dst": "dst-pw"}, pool=0)
     om.write_files()
     url = "imap://%s:%s@127.0.0.1:%d" % (user, pw, dovecot.ports["imap"])
-    res = ojs(om, "import", "imap", url, "dst")
+    r = objmail(om, "import", "imap", url, "dst", "--json")
+    res = json.loads(r.stdout.decode())
+    # not a terminal: plain progress lines, the last one at the end
+    assert "import imap: 1000/1000 done" in r.stderr.decode(), r.stderr.decode()[-2000:]
     assert res["messages"] == 1000 and res["mailboxes"] == 7  # with Drafts, Sent, Trash, Junk
     st = {m["name"]: m for m in ojs(om, "mailbox", "status", "dst")["mailboxes"]}
     for box, n in sizes.items():
