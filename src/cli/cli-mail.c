@@ -30,8 +30,9 @@ int cli_mail_user_open(struct cli_ctx *ctx, const char *name, struct mail_user *
 	if (ret < 0) {
 		fprintf(stderr, "objmail: user %s: opening the mail storage failed: %s%s\n", name,
 			om_strerror(ret),
-			ret == -OM_ETEMP ? " (is objmaild serving this user? start its admin "
-					   "socket, listen_admin, to work live)"
+			ret == -OM_ETEMP ? " (the user's lease is held: objmaild serves this user; "
+					   "mail commands go live through listen_admin, imports need "
+					   "the user closed)"
 					 : "");
 		return CLI_FAIL;
 	}

@@ -25,6 +25,7 @@ int cli_mail_op(struct cli_ctx *ctx, const char *user, size_t argc, char **argv,
 struct cli_progress;
 struct cli_progress *cli_progress_new(const char *what, unsigned long long total);
 void cli_progress_total(struct cli_progress *p, unsigned long long total);
+void cli_progress_grow(struct cli_progress *p, unsigned long long more);
 void cli_progress_add(struct cli_progress *p, unsigned long long n);
 void cli_progress_done(struct cli_progress *p);
 

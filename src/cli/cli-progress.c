@@ -59,6 +59,13 @@ void cli_progress_total(struct cli_progress *p, unsigned long long total)
 	pthread_mutex_unlock(&p->lock);
 }
 
+void cli_progress_grow(struct cli_progress *p, unsigned long long more)
+{
+	pthread_mutex_lock(&p->lock);
+	p->total += more;
+	pthread_mutex_unlock(&p->lock);
+}
+
 void cli_progress_add(struct cli_progress *p, unsigned long long n)
 {
 	pthread_mutex_lock(&p->lock);

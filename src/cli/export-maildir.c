@@ -98,6 +98,7 @@ static int export_box(struct mail_user *user, const char *name, const char *root
 			   om_strerror(ret));
 		goto out;
 	}
+	cli_progress_grow(prog, snap->count);
 	char guid[33];
 	maildir_guid_random(guid);
 	buf_printf(&ul, "3 V%u N%u G%s\n", snap->uidvalidity, snap->uidnext, guid);

@@ -331,7 +331,7 @@ static int copy_box(struct job *j, struct imapc *c, const struct src_box *b)
 		qsort(e.uids, e.n, sizeof(*e.uids), cmp_u32);
 	pthread_mutex_lock(&j->lock);
 	j->total += e.n;
-	cli_progress_total(j->prog, j->total);
+	cli_progress_grow(j->prog, e.n);
 	if (keep)
 		j->st->uids_kept++;
 	pthread_mutex_unlock(&j->lock);

@@ -213,7 +213,7 @@ static int import_folder(struct mail_user *user, const char *dir, const char *na
 	scan_subdir(dir, "new", &files, &n_files, &cap);
 	if (n_files > 0)
 		qsort(files, n_files, sizeof(*files), cmp_base);
-	cli_progress_total(prog, 0);
+	cli_progress_grow(prog, n_files);
 
 	bool keep = false;
 	ret = import_prepare_mailbox(user, name, ul.exists ? ul.uidvalidity : 0, &keep, err);
