@@ -259,7 +259,9 @@ static int open_msg(struct mail_user *user, const char *dir, const char *ddata, 
 {
 	buf_reset(path);
 	buf_printf(path, "%s/%s", dir, ddata);
-	int fd = open(path->data, O_RDONLY | O_CLOEXEC);
+	/* O_NOFOLLOW: a symlink planted as a message file must not read
+	 * another user's mail */
+	int fd = open(path->data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 || errno != ENOENT) {
 		if (fd < 0)
 			return maildir_io_error(user, "open", path->data, errno);
@@ -270,7 +272,7 @@ static int open_msg(struct mail_user *user, const char *dir, const char *ddata, 
 	if (ret == 0) {
 		buf_reset(path);
 		buf_printf(path, "%s/%s", dir, found.data);
-		fd = open(path->data, O_RDONLY | O_CLOEXEC);
+		fd = open(path->data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		ret = fd >= 0 ? fd : errno == ENOENT ? -OM_ENOTFOUND
 						     : maildir_io_error(user, "open", path->data, errno);
 	}

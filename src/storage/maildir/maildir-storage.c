@@ -327,7 +327,12 @@ static int maildir_list_refresh(struct mail_user *user)
 		buf_reset(&path);
 		buf_printf(&path, "%s/%s/cur", user->root, de->d_name);
 		struct stat dst;
-		if (stat(path.data, &dst) < 0 || !S_ISDIR(dst.st_mode))
+		/* lstat: a symlinked folder or cur/ could lead out of the user's
+		 * root (into another user's Maildir): not a folder of this user */
+		if (lstat(path.data, &dst) < 0 || !S_ISDIR(dst.st_mode))
+			continue;
+		buf_truncate(&path, path.len - 4);
+		if (lstat(path.data, &dst) < 0 || !S_ISDIR(dst.st_mode))
 			continue;
 		names = om_reallocarray(names, n + 1, sizeof(*names));
 		names[n++] = om_strdup(name.data);

@@ -35,7 +35,11 @@ static int scan_dir(struct sync_ctx *ctx, const char *sub)
 {
 	struct buf path = BUF_INIT;
 	buf_printf(&path, "%s/%s", ctx->dir, sub);
-	DIR *d = opendir(path.data);
+	/* never through a symlinked cur/ or new/: out of the user's root */
+	int dfd = open(path.data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (d == NULL && dfd >= 0)
+		close(dfd);
 	if (d == NULL) {
 		int ret = maildir_io_error(ctx->user, "opendir", path.data, errno);
 		buf_free(&path);
