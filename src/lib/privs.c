@@ -92,6 +92,13 @@ int privs_drop(const char *spec, char **error_r)
 	}
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0)
 		return fail(error_r, "prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
+	/* empty the bounding and ambient sets while we may (CAP_SETPCAP): a
+	 * later exec can then never regain a capability */
+	for (int cap = 0; cap <= 63; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+			return fail(error_r, "prctl(PR_CAPBSET_DROP, %d): %s", cap, strerror(errno));
+	}
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	if (setgroups(1, &gid) != 0)
 		return fail(error_r, "setgroups(%u): %s", (unsigned)gid, strerror(errno));
 	if (setresgid(gid, gid, gid) != 0)
@@ -109,6 +116,10 @@ int privs_drop(const char *spec, char **error_r)
 		return fail(error_r, "privilege drop did not take: could become root again");
 	if (cap_eff_is_zero() == 0)
 		return fail(error_r, "privilege drop did not take: capabilities remain");
+	/* no exec'd program (none today) may gain privileges via setuid bits
+	 * or file capabilities */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return fail(error_r, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
 	log_info("running as uid %u gid %u (%s)", (unsigned)uid, (unsigned)gid, spec);
 	return 0;
 }

@@ -33,6 +33,10 @@ def test_runs_as_mail_uid(make_server):
     assert st["Gid"] == [str(mail.pw_gid)] * 4, st["Gid"]
     assert st["CapEff"] == ["0000000000000000"], st["CapEff"]
     assert st["CapPrm"] == ["0000000000000000"], st["CapPrm"]
+    # nothing to regain: bounding and ambient sets empty, no new privileges
+    assert st["CapBnd"] == ["0000000000000000"], st["CapBnd"]
+    assert st.get("CapAmb", ["0000000000000000"]) == ["0000000000000000"], st.get("CapAmb")
+    assert st["NoNewPrivs"] == ["1"], st["NoNewPrivs"]
     groups = st.get("Groups", [])
     assert all(g == str(mail.pw_gid) for g in groups), "supplementary groups kept: %r" % groups
     tasks = os.listdir("/proc/%d/task" % srv.proc.pid)
@@ -40,6 +44,8 @@ def test_runs_as_mail_uid(make_server):
         ts = proc_status("/proc/%d/task/%s/status" % (srv.proc.pid, t))
         assert ts["Uid"] == [str(mail.pw_uid)] * 4, (t, ts["Uid"])
         assert ts["CapEff"] == ["0000000000000000"], (t, ts["CapEff"])
+        assert ts["CapBnd"] == ["0000000000000000"], (t, ts["CapBnd"])
+        assert ts["NoNewPrivs"] == ["1"], (t, ts["NoNewPrivs"])
     # it works, and what it writes belongs to mail
     user = srv.take_user()
     assert srv.deliver(user + "@example.com", messages.MINIMAL)[0][0] == 250
