@@ -39,7 +39,8 @@ MAILDIR_ONLY = {
                         "test_rename_inbox_outside"},
     "test_concurrency.py": {"test_sessions_stay_consistent"},
     "test_fts.py": {"test_maildir_mail_from_outside_is_indexed_lazily",
-                    "test_obox_search_zero_gets_file", "test_obox_search_zero_gets_s3"},
+                    "test_obox_search_zero_gets_file", "test_obox_search_zero_gets_s3",
+                    "test_obox_search_zero_gets_rados"},
     "test_privs.py": {"test_runs_as_mail_uid"},
     "test_admin.py": {"test_admin_socket_belongs_to_mail_uid", "test_obox_flush_and_cache_stats"},
     # the objmail quota CLI opens the storage itself: on obox the daemon holds the lease
