@@ -102,3 +102,33 @@ def test_check_finds_missing_and_unreferenced_objects(make_server):
     res = json.loads(r.stdout)
     kinds = sorted(p["problem"] for p in res["problems"])
     assert kinds == ["missing object", "unreferenced object"], res
+
+
+def test_check_maildir(make_server):
+    """objmail check on Maildir: consistent after deliveries; a removed
+    message file and a file the index doesn't know are reported, exit 1."""
+    srv = make_server(storage="maildir")
+    user = srv.take_user()
+    for i in range(3):
+        assert srv.deliver(user + "@example.com",
+                           "Subject: %d\r\nMessage-ID: <m%d@x>\r\n\r\nhi\r\n" % (i, i))[0][0] == 250
+    with srv.raw(login=user) as r:
+        r.ok("CREATE Work")
+        r.ok("SELECT INBOX")
+        r.ok("COPY 1:2 Work")
+        r.ok("STORE 1 +FLAGS (\\Seen)")
+    srv.stop(check=True)
+    res = check_user(srv, user)
+    assert res["messages"] == 5 and res["files"] == 5, res
+    cur = os.path.join(srv.maildir(user), "cur")
+    victim = sorted(os.listdir(cur))[0]
+    os.unlink(os.path.join(cur, victim))
+    with open(os.path.join(cur, "1700000000.M1P1.stray:2,S"), "w") as f:
+        f.write("Subject: stray\n\nx\n")
+    r = srv.objmail("check", user, "--json")
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    res = json.loads(r.stdout)
+    kinds = sorted(p["problem"] for p in res["problems"])
+    assert kinds == ["missing file", "unindexed file"], res
+    r = srv.objmail("check", user)
+    assert r.returncode == 1 and b"INCONSISTENT" in r.stdout, r.stdout
