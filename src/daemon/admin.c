@@ -161,11 +161,19 @@ static void cmd_reload(struct admin_job *job)
 
 static void cmd_lease(struct admin_job *job)
 {
-	/* The storage API has no lease query yet (obox keeps the lease in
-	 * u/<h>/<user>/lease); say so rather than guess. */
-	admin_reply_err(&job->out, "notavailable",
-			"lease information for %s is not available from this storage",
-			job->req.argv[1]);
+	struct buf json = BUF_INIT;
+	int r = mail_user_lease_info(job->sess->server->cfg, job->req.argv[1], &json);
+	if (r == -OM_EINVAL)
+		admin_reply_err(&job->out, "notavailable",
+				"%s: this storage (maildir) has no leases", job->req.argv[1]);
+	else if (r < 0)
+		admin_reply_err(&job->out, "failed", "%s: reading the lease failed: %s",
+				job->req.argv[1], om_strerror(r));
+	else {
+		admin_reply_data(&job->out, json.data, json.len);
+		admin_reply_ok(&job->out);
+	}
+	buf_free(&json);
 }
 
 /* director: the backends as this director sees them (JSON, or text) */

@@ -175,6 +175,12 @@ static int faulty_unlock(struct objstore *store, const char *key, const char *ow
 	WRAP(OBJSTORE_OP_LOCK, objstore_unlock(store->inner, key, owner));
 }
 
+static int faulty_lock_info(struct objstore *store, const char *key, char *owner_r,
+			    size_t owner_size, int64_t *expiry_r)
+{
+	WRAP(OBJSTORE_OP_LOCK, objstore_lock_info(store->inner, key, owner_r, owner_size, expiry_r));
+}
+
 struct many_ctx {
 	void (*done)(void *ctx, size_t i, int err, const struct buf *data,
 		     const struct objstore_meta *meta);
@@ -367,5 +373,6 @@ const struct objstore_ops objstore_faulty_ops = {
 	.get_many = faulty_get_many,
 	.lock = faulty_lock,
 	.unlock = faulty_unlock,
+	.lock_info = faulty_lock_info,
 	.metrics = faulty_metrics,
 };

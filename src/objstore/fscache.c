@@ -565,6 +565,12 @@ static int fscache_unlock(struct objstore *store, const char *key, const char *o
 	return objstore_unlock(store->inner, key, owner);
 }
 
+static int fscache_lock_info(struct objstore *store, const char *key, char *owner_r,
+			     size_t owner_size, int64_t *expiry_r)
+{
+	return objstore_lock_info(store->inner, key, owner_r, owner_size, expiry_r);
+}
+
 struct many_ctx {
 	struct fscache_store *fs;
 	void (*done)(void *ctx, size_t i, int err, const struct buf *data,
@@ -802,4 +808,5 @@ const struct objstore_ops objstore_fscache_ops = {
 	.get_many = fscache_get_many,
 	.lock = fscache_lock,
 	.unlock = fscache_unlock,
+	.lock_info = fscache_lock_info,
 };

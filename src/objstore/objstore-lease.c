@@ -114,3 +114,17 @@ int objstore_lease_unlock(struct objstore *store, const char *key, const char *o
 	}
 	return -OM_EEXISTS;
 }
+
+int objstore_lease_info(struct objstore *store, const char *key, char *owner_r,
+			size_t owner_size, int64_t *expiry_r)
+{
+	struct lease l;
+	int ret = lease_read(store, key, &l);
+	if (ret < 0)
+		return ret;
+	if (l.owner[0] == '\0' || l.expiry < (int64_t)time(NULL))
+		return -OM_ENOTFOUND;
+	snprintf(owner_r, owner_size, "%s", l.owner);
+	*expiry_r = l.expiry;
+	return 0;
+}

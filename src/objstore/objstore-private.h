@@ -111,6 +111,10 @@ struct objstore_ops {
 			void *ctx);
 	int (*lock)(struct objstore *store, const char *key, const char *owner, unsigned ttl);
 	int (*unlock)(struct objstore *store, const char *key, const char *owner);
+	/* Optional: who holds the lock (see objstore_lock_info). Drivers
+	 * with .lock should have it; wrappers forward it. */
+	int (*lock_info)(struct objstore *store, const char *key, char *owner_r,
+			 size_t owner_size, int64_t *expiry_r);
 	/* Extra Prometheus lines of this driver (without HELP/TYPE clashes
 	 * with the generic families). */
 	void (*metrics)(const struct objstore *store, struct buf *out);
@@ -152,5 +156,7 @@ extern bool objstore_file_force_sidecar;
 int objstore_lease_lock(struct objstore *store, const char *key, const char *owner,
 			unsigned ttl);
 int objstore_lease_unlock(struct objstore *store, const char *key, const char *owner);
+int objstore_lease_info(struct objstore *store, const char *key, char *owner_r,
+			size_t owner_size, int64_t *expiry_r);
 
 #endif

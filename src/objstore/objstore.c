@@ -415,6 +415,25 @@ int objstore_lock(struct objstore *store, const char *key, const char *owner, un
 	return ret;
 }
 
+int objstore_lock_info(struct objstore *store, const char *key, char *owner_r,
+		       size_t owner_size, int64_t *expiry_r)
+{
+	if (!objstore_key_valid(key) || owner_size == 0)
+		return -OM_EINVAL;
+	owner_r[0] = '\0';
+	*expiry_r = 0;
+	uint64_t start = objstore_now_us();
+	int ret;
+	if (store->ops->lock_info != NULL)
+		ret = store->ops->lock_info(store, key, owner_r, owner_size, expiry_r);
+	else if (store->ops->lock == NULL && (store->caps & OBJSTORE_CAP_COND_PUT) != 0)
+		ret = objstore_lease_info(store, key, owner_r, owner_size, expiry_r);
+	else
+		ret = -OM_EINVAL;
+	count(store, OBJSTORE_OP_LOCK, ret == -OM_ENOTFOUND ? 0 : ret, start);
+	return ret;
+}
+
 int objstore_unlock(struct objstore *store, const char *key, const char *owner)
 {
 	if (!objstore_key_valid(key) || !owner_valid(owner))

@@ -104,6 +104,11 @@ int objstore_get_many(struct objstore *store, const char *const *keys, size_t n,
  * conditional put when they have OBJSTORE_CAP_COND_PUT. */
 int objstore_lock(struct objstore *store, const char *key, const char *owner, unsigned ttl);
 int objstore_unlock(struct objstore *store, const char *key, const char *owner);
+/* Who holds the lock on key: 0 with the owner (NUL-terminated, truncated to
+ * owner_size) and the expiry (unix seconds; 0 when the store doesn't say),
+ * or -OM_ENOTFOUND when nobody holds it (or the holder's time ran out). */
+int objstore_lock_info(struct objstore *store, const char *key, char *owner_r,
+		       size_t owner_size, int64_t *expiry_r);
 
 /* Prometheus text for this store and the stores it wraps: request counts
  * per operation and result, bytes in/out, latency histogram; fscache hits,

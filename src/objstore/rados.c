@@ -953,6 +953,43 @@ static int rados_unlock_key(struct objstore *store, const char *key, const char 
 	return others ? -OM_EEXISTS : -OM_ENOTFOUND;
 }
 
+/* cls_lock keeps the cookie (our owner name) per locker; it doesn't tell
+ * the expiry through this call, so expiry is 0 ("not said"). */
+static int rados_lock_info(struct objstore *store, const char *key, char *owner_r,
+			   size_t owner_size, int64_t *expiry_r)
+{
+	struct rados_store *s = rs(store);
+	size_t tag_len = 256, clients_len = 1024, cookies_len = 1024, addrs_len = 1024;
+	char *tag = NULL, *clients = NULL, *cookies = NULL, *addrs = NULL;
+	int exclusive = 0;
+	ssize_t nl = -ERANGE;
+	*expiry_r = 0;
+	for (int attempt = 0; attempt < 3 && nl == -ERANGE; attempt++) {
+		tag = om_realloc(tag, tag_len);
+		clients = om_realloc(clients, clients_len);
+		cookies = om_realloc(cookies, cookies_len);
+		addrs = om_realloc(addrs, addrs_len);
+		nl = rados_list_lockers(s->io, key, RADOS_LOCK_NAME, &exclusive, tag, &tag_len,
+					clients, &clients_len, cookies, &cookies_len, addrs,
+					&addrs_len);
+	}
+	int ret;
+	if (nl == -ENOENT || nl == 0)
+		ret = -OM_ENOTFOUND;
+	else if (nl < 0)
+		ret = rados_fail("lock_info", key, (int)nl);
+	else {
+		cookies[cookies_len > 0 ? cookies_len - 1 : 0] = '\0';
+		snprintf(owner_r, owner_size, "%s", cookies);
+		ret = 0;
+	}
+	free(tag);
+	free(clients);
+	free(cookies);
+	free(addrs);
+	return ret;
+}
+
 const struct objstore_ops objstore_rados_ops = {
 	.name = "rados",
 	.open = rados_open,
@@ -966,4 +1003,5 @@ const struct objstore_ops objstore_rados_ops = {
 	.get_many = rados_get_many,
 	.lock = rados_lock,
 	.unlock = rados_unlock_key,
+	.lock_info = rados_lock_info,
 };

@@ -253,6 +253,10 @@ int mail_storage_flush(const char *username);
 /* Forget the local index of username and rebuild it from the store
  * (newest bundle + logs + listing of m/). The user must not be open. */
 int mail_user_force_resync(const struct om_config *cfg, const char *username);
+/* Who serves username now (obox: the holder of u/<h>/<user>/lease), as a
+ * JSON object {"user","key","held","owner","expires","this_backend"}.
+ * -OM_EINVAL for a storage without leases (maildir). */
+int mail_user_lease_info(const struct om_config *cfg, const char *username, struct buf *json);
 /* Release every lease and close the storage layer (at shutdown, after the
  * last flush). */
 void mail_storage_shutdown(void);

@@ -148,6 +148,11 @@ def test_metrics_permfail():
         m = metrics(srv)
         assert m['objmail_lmtp_deliveries_total{result="permfail"}'] == 1
         assert m['objmail_lmtp_deliveries_total{result="ok"}'] == 0
+        srv.stop(check=True)
+        # stopped: the lease was released at shutdown (read offline)
+        res = srv.objmail("lease", user)
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout)["held"] is False
     finally:
         srv.stop(check=True)
         srv.cleanup()
@@ -286,8 +291,8 @@ def test_reload(asrv):
 def test_lease(asrv):
     r = asrv.objmail("lease", "alice")
     # maildir keeps no leases: a clear answer, not a crash
-    if r.returncode != 0:
-        assert b"not available" in r.stderr
+    assert r.returncode == 1
+    assert b"no leases" in r.stderr
     r = asrv.objmail("lease")
     assert r.returncode == 2
 
@@ -375,6 +380,14 @@ def test_obox_flush_and_cache_stats():
             r.ok("STORE 1 +FLAGS (\\Flagged)")
             res = srv.objmail("flush", user)
             assert res.returncode == 0, res.stderr
+            # the user is open here: this backend holds its lease
+            res = srv.objmail("lease", user)
+            assert res.returncode == 0, res.stderr
+            lease = json.loads(res.stdout)
+            assert lease["user"] == user and lease["held"] is True
+            assert lease["this_backend"] is True and lease["owner"]
+            assert lease["key"].endswith("/" + user + "/lease")
+            assert lease["expires"] > time.time()
         res = srv.objmail("flush")
         assert res.returncode == 0, res.stderr
         bundles = []

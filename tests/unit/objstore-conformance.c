@@ -483,11 +483,21 @@ static void test_conf_lock(void **state)
 	if ((objstore_caps(conf.store) & (OBJSTORE_CAP_LOCK | OBJSTORE_CAP_COND_PUT)) == 0)
 		skip();
 	const char *k = ckey("lock/lease");
+	char owner[64];
+	int64_t expires;
+	assert_int_equal(objstore_lock_info(conf.store, k, owner, sizeof(owner), &expires),
+			 -OM_ENOTFOUND);
 	assert_int_equal(objstore_lock(conf.store, k, "backend-a", 30), 0);
+	/* the holder is visible (expiry only where the store tells it) */
+	assert_int_equal(objstore_lock_info(conf.store, k, owner, sizeof(owner), &expires), 0);
+	assert_string_equal(owner, "backend-a");
+	assert_true(expires == 0 || expires >= (int64_t)time(NULL) + 20);
 	assert_int_equal(objstore_lock(conf.store, k, "backend-b", 30), -OM_EEXISTS);
 	assert_int_equal(objstore_lock(conf.store, k, "backend-a", 30), 0); /* renew */
 	assert_int_equal(objstore_unlock(conf.store, k, "backend-b"), -OM_EEXISTS);
 	assert_int_equal(objstore_unlock(conf.store, k, "backend-a"), 0);
+	assert_int_equal(objstore_lock_info(conf.store, k, owner, sizeof(owner), &expires),
+			 -OM_ENOTFOUND);
 	assert_int_equal(objstore_lock(conf.store, k, "backend-b", 1), 0);
 	assert_int_equal(objstore_lock(conf.store, k, "backend-a", 30), -OM_EEXISTS);
 	/* expiry: b's 1-second lease runs out */

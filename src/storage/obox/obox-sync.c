@@ -667,3 +667,60 @@ void mail_storage_metrics(struct buf *out)
 	buf_printf(out, "# HELP objmail_obox_users_open Users open on this backend.\n"
 		   "# TYPE objmail_obox_users_open gauge\nobjmail_obox_users_open %zu\n", open);
 }
+
+/* --- lease introspection (objmail lease USER) --- */
+
+static void json_str(struct buf *out, const char *s)
+{
+	buf_append_c(out, '"');
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			buf_printf(out, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			buf_printf(out, "\\u%04x", c);
+		else
+			buf_append_c(out, (char)c);
+	}
+	buf_append_c(out, '"');
+}
+
+int mail_user_lease_info(const struct om_config *cfg, const char *username, struct buf *json)
+{
+	const char *loc = cfg->mail_location != NULL ? cfg->mail_location : "";
+	if (strncmp(loc, "obox:", 5) != 0)
+		return -OM_EINVAL; /* maildir has no leases */
+	if (username == NULL || username[0] == '\0')
+		return -OM_EINVAL;
+	struct buf root = BUF_INIT, prefix = BUF_INIT, dir = BUF_INIT;
+	int ret = config_expand_user_path(loc + 5, username, &root);
+	if (ret == 0)
+		ret = obox_global_init(cfg, root.data);
+	if (ret < 0)
+		goto out;
+	obox_user_paths(root.data, username, &prefix, &dir);
+	buf_append_str(&prefix, "lease");
+	char owner[512];
+	int64_t expires = 0;
+	ret = objstore_lock_info(g_store, prefix.data, owner, sizeof(owner), &expires);
+	if (ret < 0 && ret != -OM_ENOTFOUND)
+		goto out;
+	bool held = ret == 0;
+	ret = 0;
+	buf_append_str(json, "{\"user\":");
+	json_str(json, username);
+	buf_append_str(json, ",\"key\":");
+	json_str(json, prefix.data);
+	buf_printf(json, ",\"held\":%s,\"owner\":", held ? "true" : "false");
+	if (held)
+		json_str(json, owner);
+	else
+		buf_append_str(json, "null");
+	buf_printf(json, ",\"expires\":%lld,\"this_backend\":%s}", (long long)expires,
+		   held && strcmp(owner, g_owner) == 0 ? "true" : "false");
+out:
+	buf_free(&root);
+	buf_free(&prefix);
+	buf_free(&dir);
+	return ret;
+}
