@@ -214,9 +214,13 @@ static int serve(struct om_config *cfg, const char *config_path, bool foreground
 		fprintf(stderr, "objmaild: pthread_create failed\n");
 		goto out;
 	}
+	/* 5 s: RCPT -> delivery, LOGOUT -> next LOGIN and a burst of
+	 * deliveries to one user reuse its open index (doc/benchmarks.md). */
+	mail_storage_set_linger(5);
 	daemonize_ready();
 	server_run(srv);
 	pthread_join(sig_thread, NULL);
+	mail_storage_set_linger(0);
 	/* Every session is gone: upload what is dirty, then let go. */
 	r = mail_storage_flush(NULL);
 	if (r < 0)

@@ -44,7 +44,7 @@ struct om_config {
 	char *recipient_delimiter;  /* default "+" */
 	unsigned auth_failure_delay;/* seconds, default 2 */
 	unsigned io_threads;        /* event loop threads, default 1 */
-	unsigned worker_threads;    /* default 0 = 2 x cores */
+	unsigned worker_threads;    /* default 0 = max(16, 8 x cores) */
 	uint64_t mail_max_size;     /* biggest accepted message, default 64M */
 	uint64_t imap_max_line;     /* longest IMAP command line (without literals), default 64K */
 	unsigned imap_idle_timeout; /* seconds without traffic after login, default 30m */

@@ -80,8 +80,16 @@ struct server *server_new(const struct om_config *cfg)
 	}
 	unsigned workers = cfg->worker_threads;
 	if (workers == 0) {
+		/* Workers mostly wait in fsync/fdatasync (message saves, index
+		 * commits), not on the CPU: size the pool for blocked I/O, not
+		 * for cores. 8 x cores, at least 16, at most the config cap. */
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		workers = n > 0 ? (unsigned)(2 * n) : 4;
+		unsigned long w = n > 0 ? 8ul * (unsigned long)n : 16;
+		if (w < 16)
+			w = 16;
+		if (w > 256)
+			w = 256;
+		workers = (unsigned)w;
 	}
 	workq_init(&srv->wq, workers);
 	return srv;

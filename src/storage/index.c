@@ -16,9 +16,23 @@
 /* sqlite page cache per index connection, KiB (see index_open) */
 #define INDEX_CACHE_KIB "256"
 
+/* Prepared statements kept per connection: FETCH, SEARCH and delivery
+ * run the same few queries once per message, and preparing each time
+ * (parsing, planning) showed in every profile. Keyed by the SQL's address
+ * (the callers pass literals), checked by content. */
+#define STMT_CACHE_SIZE 48
+
+struct stmt_slot {
+	const char *key;
+	sqlite3_stmt *st;
+	bool busy;                /* handed out, not yet released */
+};
+
 struct om_index {
 	sqlite3 *db;
 	char *path;
+	struct stmt_slot stmts[STMT_CACHE_SIZE];
+	unsigned stmt_evict;      /* round-robin victim */
 };
 
 static const char *const schema_sql =
@@ -65,21 +79,84 @@ static int exec(struct om_index *idx, const char *sql)
 	return 0;
 }
 
+/* A statement for sql, from the cache when there; give it back with
+ * unprep(). A statement in use (nested or recursive use of the same SQL)
+ * is never handed out twice: the second gets an uncached one. */
 static int prep(struct om_index *idx, const char *sql, sqlite3_stmt **st)
 {
-	if (sqlite3_prepare_v2(idx->db, sql, -1, st, NULL) != SQLITE_OK)
+	struct stmt_slot *free_slot = NULL, *victim = NULL;
+	for (unsigned i = 0; i < STMT_CACHE_SIZE; i++) {
+		struct stmt_slot *sl = &idx->stmts[i];
+		if (sl->st == NULL) {
+			if (free_slot == NULL)
+				free_slot = sl;
+			continue;
+		}
+		if (sl->key == sql && !sl->busy && strcmp(sqlite3_sql(sl->st), sql) == 0) {
+			sl->busy = true;
+			*st = sl->st;
+			return 0;
+		}
+	}
+	if (free_slot == NULL) {
+		for (unsigned n = 0; n < STMT_CACHE_SIZE && victim == NULL; n++) {
+			struct stmt_slot *sl = &idx->stmts[idx->stmt_evict];
+			idx->stmt_evict = (idx->stmt_evict + 1) % STMT_CACHE_SIZE;
+			if (!sl->busy)
+				victim = sl;
+		}
+		if (victim != NULL) {
+			sqlite3_finalize(victim->st);
+			victim->st = NULL;
+			free_slot = victim;
+		}
+	}
+	unsigned flags = free_slot != NULL ? SQLITE_PREPARE_PERSISTENT : 0;
+	if (sqlite3_prepare_v3(idx->db, sql, -1, flags, st, NULL) != SQLITE_OK)
 		return db_err(idx, sql);
+	if (free_slot != NULL) {
+		free_slot->key = sql;
+		free_slot->st = *st;
+		free_slot->busy = true;
+	}
 	return 0;
 }
 
-/* Run a statement that returns no rows and finalize it. */
+/* Gives back a statement from prep(): a cached one is reset for its next
+ * use (which also ends its implicit read transaction), others finalized. */
+static void unprep(struct om_index *idx, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (unsigned i = 0; i < STMT_CACHE_SIZE; i++) {
+		if (idx->stmts[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			idx->stmts[i].busy = false;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+static void stmt_cache_clear(struct om_index *idx)
+{
+	for (unsigned i = 0; i < STMT_CACHE_SIZE; i++) {
+		if (idx->stmts[i].st != NULL)
+			sqlite3_finalize(idx->stmts[i].st);
+		idx->stmts[i].st = NULL;
+		idx->stmts[i].busy = false;
+	}
+}
+
+/* Run a statement that returns no rows and give it back. */
 static int step_done(struct om_index *idx, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 	int ret = 0;
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		ret = db_err(idx, sqlite3_sql(st));
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	return ret;
 }
 
@@ -120,7 +197,7 @@ int index_open(const char *path, struct om_index **idx_r, bool *created_r)
 	if (prep(idx, "PRAGMA user_version", &st) == 0) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			version = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
+		unprep(idx, st);
 	}
 	if (version > INDEX_SCHEMA_VERSION) {
 		log_error("index %s: schema version %d is newer than %d", path, version,
@@ -154,6 +231,7 @@ void index_close(struct om_index *idx)
 {
 	if (idx == NULL)
 		return;
+	stmt_cache_clear(idx);
 	if (idx->db != NULL)
 		sqlite3_close(idx->db);
 	free(idx->path);
@@ -222,7 +300,7 @@ static int mailbox_get_stmt(struct om_index *idx, sqlite3_stmt *st, struct index
 	} else {
 		ret = db_err(idx, "mailbox lookup");
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	return ret;
 }
 
@@ -347,10 +425,10 @@ int index_mailbox_list(struct om_index *idx, struct index_mailbox **list_r, size
 	if (rc != SQLITE_DONE) {
 		ret = db_err(idx, "mailbox list");
 		index_mailboxes_free(list, n);
-		sqlite3_finalize(st);
+		unprep(idx, st);
 		return ret;
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	*list_r = list;
 	*n_r = n;
 	return 0;
@@ -386,7 +464,7 @@ static int strings_query(struct om_index *idx, sqlite3_stmt *st, char ***names_r
 		names = NULL;
 		n = 0;
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	*names_r = names;
 	*n_r = n;
 	return ret;
@@ -471,10 +549,10 @@ int index_msgs_get(struct om_index *idx, int64_t mailbox_id, struct index_msg **
 	if (rc != SQLITE_DONE) {
 		ret = db_err(idx, "message list");
 		index_msgs_free(msgs, n);
-		sqlite3_finalize(st);
+		unprep(idx, st);
 		return ret;
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	*msgs_r = msgs;
 	*n_r = n;
 	return 0;
@@ -497,7 +575,7 @@ int index_msg_get(struct om_index *idx, int64_t mailbox_id, uint32_t uid, struct
 	} else {
 		ret = db_err(idx, "message lookup");
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	return ret;
 }
 
@@ -617,7 +695,7 @@ int index_cache_get(struct om_index *idx, int64_t mailbox_id, uint32_t uid, cons
 	} else {
 		ret = db_err(idx, "cache lookup");
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	return ret;
 }
 
@@ -649,7 +727,7 @@ int index_quota_used(struct om_index *idx, uint64_t *used_r)
 	} else {
 		ret = db_err(idx, "quota sum");
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	return ret;
 }
 
@@ -666,7 +744,7 @@ int index_quota_usage(struct om_index *idx, uint64_t *bytes_r, uint64_t *message
 	} else {
 		ret = db_err(idx, "quota usage");
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	return ret;
 }
 
@@ -688,7 +766,7 @@ int index_meta_get(struct om_index *idx, const char *key, struct buf *out)
 	} else {
 		ret = db_err(idx, "meta lookup");
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	return ret;
 }
 
@@ -757,7 +835,7 @@ int index_guid_refs(struct om_index *idx, const char *guid, int64_t skip_mailbox
 	} else {
 		ret = db_err(idx, "guid refs");
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	return ret;
 }
 
@@ -827,7 +905,7 @@ int index_expunged_has(struct om_index *idx, int64_t mailbox_id, uint32_t uid, b
 	} else {
 		ret = db_err(idx, "expunged lookup");
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	return ret;
 }
 
@@ -860,7 +938,7 @@ int index_expunged_since(struct om_index *idx, int64_t mailbox_id, uint64_t mods
 		uids = NULL;
 		n = 0;
 	}
-	sqlite3_finalize(st);
+	unprep(idx, st);
 	*uids_r = uids;
 	*n_r = n;
 	return ret;

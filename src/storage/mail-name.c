@@ -125,19 +125,38 @@ uint64_t mail_data_to_lf(const char *data, size_t len, struct buf *out)
 	return (uint64_t)out->len + lines;
 }
 
+/* The top function of the FETCH profile when it went byte by byte with
+ * an append per line: memchr (vectorised) to count the bare LFs, one
+ * exact reservation, then line copies straight into the buffer. */
 void mail_data_to_crlf(const char *data, size_t len, struct buf *out)
 {
 	buf_reset(out);
-	buf_reserve(out, len + len / 32 + 16);
-	size_t start = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] != '\n' || (i > 0 && data[i - 1] == '\r'))
-			continue;
-		buf_append(out, data + start, i - start);
-		buf_append(out, "\r\n", 2);
-		start = i + 1;
+	const char *end = data + len;
+	size_t extra = 0;
+	for (const char *p = data; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			break;
+		if (nl == data || nl[-1] != '\r')
+			extra++;
+		p = nl + 1;
 	}
-	buf_append(out, data + start, len - start);
+	buf_reserve(out, len + extra); /* extra <= len, and mails are far below SIZE_MAX / 2 */
+	char *o = out->data;
+	for (const char *p = data; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl != NULL ? nl : end) - p);
+		memcpy(o, p, n);
+		o += n;
+		if (nl == NULL)
+			break;
+		if (nl == data || nl[-1] != '\r')
+			*o++ = '\r';
+		*o++ = '\n';
+		p = nl + 1;
+	}
+	out->len = (size_t)(o - out->data);
+	out->data[out->len] = '\0';
 }
 
 uint64_t mail_data_crlf_size(const char *data, size_t len)

@@ -22,6 +22,9 @@ struct mail_user {
 	char *name;
 	unsigned refcount;          /* under the registry lock */
 	struct mail_user *hash_next;
+	/* refcount 0 but still in the registry until this (monotonic seconds;
+	 * mail_storage_set_linger), under the registry lock */
+	int64_t linger_until;
 	bool init_failed;           /* set before the opener drops lock */
 
 	pthread_mutex_t lock;       /* serializes every operation */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/passdb.h"
 #include "lib/log.h"
@@ -16,6 +17,16 @@
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mail_user *user_hash[USER_HASH_SIZE];
+
+/* Lingering users (refcount 0, still hashed): every LMTP delivery used to
+ * open and close the user's index twice (RCPT's quota check, then the
+ * delivery), and every IMAP session once; each close checkpointed the WAL
+ * and deleted -wal/-shm, each open created them again. Under the registry
+ * lock; the closer thread waits on linger_cond. */
+static unsigned linger_secs;
+static bool linger_thread_running;
+static pthread_t linger_thread;
+static pthread_cond_t linger_cond;
 
 static unsigned name_hash(const char *s)
 {
@@ -192,6 +203,95 @@ void mail_user_ref(struct mail_user *user)
 	pthread_mutex_unlock(&registry_lock);
 }
 
+static int64_t mono_secs(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* Unhashes lingering users due by `now` (all when `all`), under the
+ * registry lock; returns them chained by hash_next. */
+static struct mail_user *linger_take_due(int64_t now, bool all)
+{
+	struct mail_user *due = NULL;
+	for (unsigned h = 0; h < USER_HASH_SIZE; h++) {
+		for (struct mail_user **p = &user_hash[h]; *p != NULL;) {
+			struct mail_user *u = *p;
+			if (u->refcount == 0 && (all || u->linger_until <= now)) {
+				*p = u->hash_next;
+				u->hash_next = due;
+				due = u;
+			} else {
+				p = &u->hash_next;
+			}
+		}
+	}
+	return due;
+}
+
+static void linger_destroy_chain(struct mail_user *u)
+{
+	while (u != NULL) {
+		struct mail_user *next = u->hash_next;
+		u->hash_next = NULL;
+		user_destroy(u);
+		u = next;
+	}
+}
+
+static void *linger_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&registry_lock);
+	while (linger_secs > 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		(void)pthread_cond_timedwait(&linger_cond, &registry_lock, &ts);
+		struct mail_user *due = linger_take_due(mono_secs(), false);
+		if (due != NULL) {
+			pthread_mutex_unlock(&registry_lock);
+			linger_destroy_chain(due);
+			pthread_mutex_lock(&registry_lock);
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return NULL;
+}
+
+void mail_storage_set_linger(unsigned seconds)
+{
+	pthread_mutex_lock(&registry_lock);
+	linger_secs = seconds;
+	if (seconds > 0 && !linger_thread_running) {
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&linger_cond, &ca);
+		pthread_condattr_destroy(&ca);
+		if (pthread_create(&linger_thread, NULL, linger_main, NULL) == 0) {
+			linger_thread_running = true;
+		} else {
+			log_warn("storage: no thread for closing idle users: they close at once");
+			linger_secs = 0;
+			pthread_cond_destroy(&linger_cond);
+		}
+	}
+	bool stop = seconds == 0 && linger_thread_running;
+	if (stop) {
+		linger_thread_running = false;
+		pthread_cond_broadcast(&linger_cond);
+	}
+	struct mail_user *due = seconds == 0 ? linger_take_due(0, true) : NULL;
+	pthread_mutex_unlock(&registry_lock);
+	if (stop) {
+		pthread_join(linger_thread, NULL);
+		pthread_cond_destroy(&linger_cond);
+	}
+	linger_destroy_chain(due);
+}
+
 void mail_user_unref(struct mail_user *user)
 {
 	if (user == NULL)
@@ -199,6 +299,13 @@ void mail_user_unref(struct mail_user *user)
 	pthread_mutex_lock(&registry_lock);
 	om_assert(user->refcount > 0);
 	if (--user->refcount > 0) {
+		pthread_mutex_unlock(&registry_lock);
+		return;
+	}
+	/* obox keeps its users open in its flusher (lease, bundle upload at
+	 * the end of the grace time) and never gets here while they are. */
+	if (linger_secs > 0 && !user->init_failed && user->ops == &maildir_storage_ops) {
+		user->linger_until = mono_secs() + linger_secs;
 		pthread_mutex_unlock(&registry_lock);
 		return;
 	}

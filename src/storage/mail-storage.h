@@ -253,6 +253,12 @@ int mail_storage_flush(const char *username);
 /* Forget the local index of username and rebuild it from the store
  * (newest bundle + logs + listing of m/). The user must not be open. */
 int mail_user_force_resync(const struct om_config *cfg, const char *username);
+/* Keep a maildir user (its open index) for `seconds` after its last
+ * mail_user_unref, so that the next LMTP delivery or LOGIN reuses it instead
+ * of reopening and checkpointing the index (obox users have their own
+ * grace time in the flusher). 0 (the default) closes every lingering user
+ * now and stops the background closer: call it before mail_storage_shutdown. */
+void mail_storage_set_linger(unsigned seconds);
 /* Who serves username now (obox: the holder of u/<h>/<user>/lease), as a
  * JSON object {"user","key","held","owner","expires","this_backend"}.
  * -OM_EINVAL for a storage without leases (maildir). */

@@ -103,6 +103,89 @@ static void final_ddata(struct buf *out, const char *base, size_t base_len, uint
 	}
 }
 
+/* What maildir_msg_upload wrote: a durable file in tmp/ of the mailbox. */
+struct maildir_prep {
+	char *dir;
+	char *base;
+};
+
+/* Writes req's message to dir/tmp/<new base>, fsynced, mtime = the
+ * received date; base gets the base name, tmp the path (also on failure,
+ * for the caller's unlink). */
+static int tmp_write(struct mail_user *user, const char *dir, const struct mail_save_req *req,
+		     struct buf *base, struct buf *tmp)
+{
+	maildir_filename_new_base(base);
+	buf_printf(base, ",S=%zu,W=%llu", req->len, (unsigned long long)req->vsize);
+	buf_reset(tmp);
+	buf_printf(tmp, "%s/tmp/%s", dir, base->data);
+	int fd = open(tmp->data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, req->data, req->len) < 0 || fsync(fd) < 0) {
+		int ret = maildir_io_error(user, fd < 0 ? "create" : "write", tmp->data, errno);
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	/* Dovecot takes the received date from the file's mtime */
+	struct timespec times[2] = { { req->internal_date, 0 }, { req->internal_date, 0 } };
+	if (futimens(fd, times) < 0)
+		log_warn("maildir %s: futimens %s: %s", user->name, tmp->data, strerror(errno));
+	if (close(fd) < 0)
+		return maildir_io_error(user, "close", tmp->data, errno);
+	return 0;
+}
+
+/* Write and fsync the file before the user lock is taken: with the fsync
+ * under the lock, concurrent deliveries to one user queued behind each
+ * other's disk flush. A mailbox that isn't there (yet) is left to
+ * msg_save, which reports it as before. */
+int maildir_msg_upload(struct mail_user *user, const char *mailbox, const struct mail_save *save,
+		       const struct mail_save_req *req, void **prep_r)
+{
+	(void)save;
+	*prep_r = NULL;
+	struct buf dir = BUF_INIT, base = BUF_INIT, tmp = BUF_INIT;
+	struct stat st;
+	int ret = maildir_mailbox_dir(user, mailbox, &dir);
+	if (ret == 0) {
+		buf_printf(&tmp, "%s/tmp", dir.data);
+		if (stat(tmp.data, &st) < 0 || !S_ISDIR(st.st_mode))
+			ret = 1; /* msg_save's path decides */
+	}
+	if (ret == 0) {
+		ret = tmp_write(user, dir.data, req, &base, &tmp);
+		if (ret < 0 && tmp.len > 0)
+			(void)unlink(tmp.data);
+	}
+	if (ret == 0) {
+		struct maildir_prep *p = om_calloc(1, sizeof(*p));
+		p->dir = buf_steal(&dir);
+		p->base = buf_steal(&base);
+		*prep_r = p;
+	}
+	buf_free(&dir);
+	buf_free(&base);
+	buf_free(&tmp);
+	return ret < 0 ? ret : 0;
+}
+
+void maildir_msg_upload_done(struct mail_user *user, void *prep, bool saved)
+{
+	(void)user;
+	struct maildir_prep *p = prep;
+	if (p == NULL)
+		return;
+	if (!saved && p->base[0] != '\0') {
+		struct buf tmp = BUF_INIT;
+		buf_printf(&tmp, "%s/tmp/%s", p->dir, p->base);
+		(void)unlink(tmp.data);
+		buf_free(&tmp);
+	}
+	free(p->dir);
+	free(p->base);
+	free(p);
+}
+
 int maildir_msg_save(struct mail_user *user, struct index_mailbox *mb,
 		     const struct mail_save_req *req, struct index_msg *msg_r)
 {
@@ -112,28 +195,21 @@ int maildir_msg_save(struct mail_user *user, struct index_mailbox *mb,
 	uint32_t letters = 0, uid = 0, min_uid;
 	bool locked = false;
 	int fd = -1;
+	struct maildir_prep *prep = req->prep;
 
 	int ret = maildir_mailbox_dir(user, mb->name, &dir);
 	if (ret < 0)
 		goto out;
-	maildir_filename_new_base(&base);
-	buf_printf(&base, ",S=%zu,W=%llu", req->len, (unsigned long long)req->vsize);
-	buf_printf(&tmp, "%s/tmp/%s", dir.data, base.data);
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, req->data, req->len) < 0 || fsync(fd) < 0) {
-		ret = maildir_io_error(user, fd < 0 ? "create" : "write", tmp.data, errno);
-		goto out;
+	if (prep != NULL && strcmp(prep->dir, dir.data) == 0) {
+		/* written by maildir_msg_upload; a failure below leaves it to
+		 * msg_upload_done */
+		buf_append_str(&base, prep->base);
+		buf_printf(&tmp, "%s/tmp/%s", dir.data, base.data);
+	} else {
+		ret = tmp_write(user, dir.data, req, &base, &tmp);
+		if (ret < 0)
+			goto out;
 	}
-	/* Dovecot takes the received date from the file's mtime */
-	struct timespec times[2] = { { req->internal_date, 0 }, { req->internal_date, 0 } };
-	if (futimens(fd, times) < 0)
-		log_warn("maildir %s: futimens %s: %s", user->name, tmp.data, strerror(errno));
-	if (close(fd) < 0) {
-		fd = -1;
-		ret = maildir_io_error(user, "close", tmp.data, errno);
-		goto out;
-	}
-	fd = -1;
 	ret = maildir_keywords_to_letters(user, mb->id, dir.data, req->keywords, &letters);
 	if (ret < 0)
 		goto out;
@@ -150,6 +226,8 @@ int maildir_msg_save(struct mail_user *user, struct index_mailbox *mb,
 		goto out;
 	}
 	buf_reset(&tmp);
+	if (prep != NULL && strcmp(prep->dir, dir.data) == 0)
+		prep->base[0] = '\0'; /* renamed: not upload_done's any more */
 	ret = uidlist_add_locked(dir.data, &ul, base.data, base.len, min_uid, &uid);
 	if (ret < 0)
 		goto out;

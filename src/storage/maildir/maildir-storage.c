@@ -175,12 +175,40 @@ static int special_use_write(struct mail_user *user)
 
 /* --- subscriptions --- */
 
+static int names_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The index's subscriptions become names[] (sorted here). Every user open
+ * read the file, and rewriting an unchanged table cost a write transaction
+ * and an fdatasync per LOGIN and per delivery: write only what differs. */
+static int subs_store(struct mail_user *user, char **names, size_t n)
+{
+	char **cur = NULL;
+	size_t n_cur = 0;
+	int ret = index_subs_list(user->index, &cur, &n_cur);
+	if (ret < 0)
+		return ret;
+	if (n > 1)
+		qsort(names, n, sizeof(*names), names_cmp);
+	if (n_cur > 1)
+		qsort(cur, n_cur, sizeof(*cur), names_cmp);
+	bool same = n == n_cur;
+	for (size_t i = 0; same && i < n; i++)
+		same = strcmp(names[i], cur[i]) == 0;
+	mail_names_free(cur, n_cur);
+	if (same)
+		return 0;
+	return index_subs_replace(user->index, names, n);
+}
+
 static int subs_read(struct mail_user *user, const char *path)
 {
 	FILE *f = fopen(path, "re");
 	if (f == NULL) {
 		if (errno == ENOENT)
-			return index_subs_replace(user->index, NULL, 0);
+			return subs_store(user, NULL, 0);
 		return maildir_io_error(user, "open", path, errno);
 	}
 	char **names = NULL;
@@ -230,7 +258,7 @@ static int subs_read(struct mail_user *user, const char *path)
 	buf_free(&raw);
 	buf_free(&name);
 	buf_free(&norm);
-	int ret = index_subs_replace(user->index, names, n);
+	int ret = subs_store(user, names, n);
 	mail_names_free(names, n);
 	return ret;
 }
@@ -636,4 +664,6 @@ const struct mail_storage_ops maildir_storage_ops = {
 	.msg_expunge = maildir_msg_expunge,
 	.msg_copy = maildir_msg_copy,
 	.msg_read = maildir_msg_read,
+	.msg_upload = maildir_msg_upload,
+	.msg_upload_done = maildir_msg_upload_done,
 };

@@ -133,6 +133,9 @@ int maildir_io_error(struct mail_user *user, const char *op, const char *path, i
 int maildir_sync(struct mail_user *user, struct index_mailbox *mb);
 
 /* --- maildir-mail.c --- */
+int maildir_msg_upload(struct mail_user *user, const char *mailbox, const struct mail_save *save,
+		       const struct mail_save_req *req, void **prep_r);
+void maildir_msg_upload_done(struct mail_user *user, void *prep, bool saved);
 int maildir_msg_save(struct mail_user *user, struct index_mailbox *mb,
 		     const struct mail_save_req *req, struct index_msg *msg_r);
 int maildir_msg_set_flags(struct mail_user *user, const struct index_mailbox *mb,
