@@ -4,12 +4,14 @@
 #include "storage/index.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/om-error.h"
 
@@ -241,6 +243,26 @@ void index_close(struct om_index *idx)
 const char *index_path(const struct om_index *idx)
 {
 	return idx->path;
+}
+
+int index_sync(const struct om_index *idx)
+{
+	struct buf wal = BUF_INIT;
+	buf_printf(&wal, "%s-wal", idx->path);
+	int ret = 0;
+	int fd = open(wal.data, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT) /* no WAL: everything is in the main file */
+			ret = -OM_EIO;
+	} else {
+		if (fsync(fd) < 0)
+			ret = -OM_EIO;
+		close(fd);
+	}
+	if (ret < 0)
+		log_warn("index %s: fsync of the WAL failed: %s", idx->path, strerror(errno));
+	buf_free(&wal);
+	return ret;
 }
 
 void *index_sqlite(struct om_index *idx)

@@ -37,6 +37,11 @@ struct index_msg {
 int index_open(const char *path, struct om_index **idx_r, bool *created_r);
 void index_close(struct om_index *idx);
 const char *index_path(const struct om_index *idx);
+/* Make every committed transaction durable now: the index runs WAL with
+ * synchronous=NORMAL (commits are not fsynced), so fsync its -wal file.
+ * obox calls it before its state file records uploaded change logs, so a
+ * power loss can't leave that file claiming commits the index lost. */
+int index_sync(const struct om_index *idx);
 /* The sqlite3 handle, for modules keeping their own tables in the user's
  * index (fts.c); same locking rules. */
 void *index_sqlite(struct om_index *idx);

@@ -28,6 +28,12 @@
 
 void obox_state_write(struct obox_user *ou, bool clean)
 {
+	/* The state says how far the store has our changes; the index must
+	 * not be behind it after a power loss (its commits aren't fsynced).
+	 * If the WAL can't be synced, write no state: the next open then
+	 * treats the cache as unclean and rebuilds from the store. */
+	if (ou->user.index != NULL && index_sync(ou->user.index) < 0)
+		return;
 	pthread_mutex_lock(&ou->olock);
 	uint64_t seq = ou->seq;
 	uint32_t n = ou->log_n;
