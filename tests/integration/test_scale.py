@@ -22,7 +22,9 @@ def rss_kb(pid):
 
 @pytest.fixture
 def lean_server(make_server):
-    return make_server(env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:quarantine_size_mb=1"})
+    # 200 sessions of one user: past the default max_connections_per_user (50)
+    return make_server(conf={"max_connections_per_user": "0"},
+                       env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:quarantine_size_mb=1"})
 
 
 def test_thousand_idle_connections(lean_server):
