@@ -106,10 +106,7 @@ bool imap_parse_date(const char *s, int *year_r, int *month_r, int *day_r);
 /* Write "17-Jul-1996 02:44:25 -0700" (with quotes) for INTERNALDATE. */
 void imap_write_datetime(struct buf *out, long long t, int tz_minutes);
 
-/* --- modified UTF-7 mailbox names (RFC 3501 5.1.3) --- */
-/* -> UTF-8. false (out unspecified) if `in` is not valid modified UTF-7. */
-bool mutf7_to_utf8(const char *in, size_t len, struct buf *out);
-/* UTF-8 -> modified UTF-7. false if `in` is not valid UTF-8. */
-bool utf8_to_mutf7(const char *in, size_t len, struct buf *out);
+/* --- modified UTF-7 mailbox names: lib/mutf7.h (shared with maildir) --- */
+#include "lib/mutf7.h"
 
 #endif

@@ -1,5 +1,5 @@
 /* libFuzzer entry point for modified UTF-7 (RFC 3501 5.1.3): the IMAP
- * layer's codec (imap-util/mutf7.c) and the maildir driver's one
+ * layer's codec (lib/mutf7.c) and the maildir driver's wrappers
  * (maildir-name.c), plus mailbox name -> directory mapping.
  *
  * Invariants: decoding accepts only canonical input (re-encoding gives it

@@ -5,7 +5,7 @@
  * must be sent as itself, "&" only as "&-", a run must hold at least one
  * character, its unused padding bits must be zero and fewer than 6, two runs
  * may not touch (they would be one), and UTF-16 surrogates must pair. */
-#include "imap/imap-parser.h"
+#include "lib/mutf7.h"
 
 #include <stdint.h>
 
