@@ -6,6 +6,7 @@
 #include "cli/mail-ops.h"
 #include "imap/imap-parser.h"
 #include "imap/imap-search.h"
+#include "imap/imap-search-loader.h"
 #include "lib/om-error.h"
 #include "mime/mime.h"
 #include "storage/mail-storage.h"
@@ -272,77 +273,9 @@ static int query_parse(struct mail_user *user, const char *text, struct query *q
 	return 0;
 }
 
-/* One message's contents for content keys and fetch fields. */
-struct loader {
-	struct mailbox *box;
-	uint32_t uid;
-	bool tried, ok;
-	int error;
-	struct mail_data md;
-	struct mime_message *mime;
-	struct buf tmp;
-};
-
-static bool loader_load(struct loader *l)
-{
-	if (l->tried)
-		return l->ok;
-	l->tried = true;
-	int ret = mailbox_msg_open(l->box, l->uid, &l->md);
-	if (ret < 0) {
-		l->error = ret;
-		return false;
-	}
-	l->mime = mime_parse(l->md.data, l->md.len);
-	l->ok = true;
-	return true;
-}
-
-static void loader_reset(struct loader *l, uint32_t uid)
-{
-	if (l->ok) {
-		mime_free(l->mime);
-		mail_data_release(&l->md);
-	}
-	l->mime = NULL;
-	l->tried = l->ok = false;
-	l->error = 0;
-	l->uid = uid;
-}
-
-static bool src_header(void *ctx, const char *name, struct buf *out)
-{
-	struct loader *l = ctx;
-	if (!loader_load(l))
-		return false;
-	const struct mime_part *root = &l->mime->root;
-	return mime_header_get_all_utf8(l->md.data + root->hdr_off, root->hdr_len, name, out);
-}
-
-static bool src_text(void *ctx, bool with_headers, struct buf *out)
-{
-	struct loader *l = ctx;
-	if (!loader_load(l))
-		return false;
-	mime_search_text(l->mime, with_headers, true, out);
-	return true;
-}
-
-static bool src_sent_date(void *ctx, long long *time_r, int *tz_r)
-{
-	struct loader *l = ctx;
-	if (!loader_load(l))
-		return false;
-	const struct mime_part *root = &l->mime->root;
-	buf_reset(&l->tmp);
-	if (!mime_header_get(l->md.data + root->hdr_off, root->hdr_len, "Date", &l->tmp))
-		return false;
-	return mime_parse_date(buf_cstr(&l->tmp), l->tmp.len, time_r, tz_r);
-}
-
 /* Called for every match; box is open, l loaded on demand for this uid. */
 typedef int match_fn(void *ctx, struct mailbox *box, const struct mailbox_snapshot *snap,
-		     const struct mail_rec *rec, struct loader *l);
+		     const struct mail_rec *rec, struct search_loader *l);
 /* Called per mailbox after its matches (expunge, flags). */
 typedef int box_done_fn(void *ctx, struct mailbox *box, const uint32_t *uids, size_t n);
 
@@ -369,15 +302,15 @@ static int run_one_box(struct mail_user *user, const char *name, struct query *q
 		mailbox_close(box);
 		return 0;
 	}
-	struct loader l = { .box = box };
-	struct search_source src = { .ctx = &l, .header = src_header, .text = src_text,
-				     .sent_date = src_sent_date,
-				     .contains = mime_utf8_contains_ci };
+	struct search_loader l;
+	search_loader_init(&l, box);
+	struct search_source src;
+	search_loader_source(&l, &src);
 	uint32_t *uids = om_calloc(snap->count + 1, sizeof(*uids));
 	size_t n_uids = 0;
 	for (size_t i = 0; i < snap->count && ret == 0; i++) {
 		const struct mail_rec *rec = &snap->recs[i];
-		loader_reset(&l, rec->uid);
+		search_loader_reset(&l, rec->uid, false);
 		struct search_msg m = { .seq = (uint32_t)(i + 1), .uid = rec->uid,
 					.flags = rec->flags, .keywords = rec->keywords,
 					.size = rec->size, .internal_date = rec->internal_date,
@@ -394,8 +327,7 @@ static int run_one_box(struct mail_user *user, const char *name, struct query *q
 		if (on_match != NULL)
 			ret = on_match(ctx, box, snap, rec, &l);
 	}
-	loader_reset(&l, 0);
-	buf_free(&l.tmp);
+	search_loader_deinit(&l);
 	if (ret == 0 && on_box != NULL && n_uids > 0) {
 		ret = on_box(ctx, box, uids, n_uids);
 		if (ret < 0)
@@ -448,7 +380,7 @@ struct out_ctx {
 };
 
 static int search_match(void *arg, struct mailbox *box, const struct mailbox_snapshot *snap,
-			const struct mail_rec *rec, struct loader *l)
+			const struct mail_rec *rec, struct search_loader *l)
 {
 	(void)snap;
 	(void)l;
@@ -512,7 +444,7 @@ static bool fetch_field_ok(const char *f)
 }
 
 static int fetch_match(void *arg, struct mailbox *box, const struct mailbox_snapshot *snap,
-		       const struct mail_rec *rec, struct loader *l)
+		       const struct mail_rec *rec, struct search_loader *l)
 {
 	struct out_ctx *c = arg;
 	struct buf v = BUF_INIT;
@@ -553,7 +485,7 @@ static int fetch_match(void *arg, struct mailbox *box, const struct mailbox_snap
 			buf_printf(&v, "%llu", (unsigned long long)rec->modseq);
 			raw = true;
 		} else {
-			if (!loader_load(l)) {
+			if (!search_loader_load(l)) {
 				int e = l->error != 0 ? l->error : -OM_EIO;
 				buf_printf(c->err, "user %s, mailbox %s, UID %u: reading: %s",
 					   mail_user_name(c->user), mailbox_name(box), rec->uid,

@@ -8,6 +8,7 @@
 #include "imap/imap-esearch.h"
 #include "imap/imap-fts.h"
 #include "imap/imap-search.h"
+#include "imap/imap-search-loader.h"
 #include "imap/imap-session.h"
 #include "lib/buf.h"
 #include "lib/log.h"
@@ -15,87 +16,15 @@
 #include "mime/mime.h"
 #include "storage/mail-storage.h"
 
-/* One message's contents, loaded on first use. */
-struct search_loader {
-	struct imap_session *s;
-	const struct imap_msg *msg;
-	bool tried, ok;
-	int error;               /* a storage failure other than "expunged" */
-	struct mail_data md;
-	struct mime_message *mime;
-	struct buf tmp;
-};
-
-static bool loader_load(struct search_loader *l)
-{
-	if (l->tried)
-		return l->ok;
-	l->tried = true;
-	if (l->msg->expunged)
-		return false;
-	int ret = mailbox_msg_open(l->s->box, l->msg->uid, &l->md);
-	if (ret < 0) {
-		if (ret != -OM_ENOTFOUND)
-			l->error = ret;
-		return false;
-	}
-	l->mime = mime_parse(l->md.data, l->md.len);
-	l->ok = true;
-	return true;
-}
-
-static void loader_release(struct search_loader *l)
-{
-	if (l->ok) {
-		mime_free(l->mime);
-		mail_data_release(&l->md);
-	}
-	l->mime = NULL;
-	l->tried = l->ok = false;
-}
-
-static bool src_header(void *ctx, const char *name, struct buf *out)
-{
-	struct search_loader *l = ctx;
-	if (!loader_load(l))
-		return false;
-	const struct mime_part *root = &l->mime->root;
-	return mime_header_get_all_utf8(l->md.data + root->hdr_off, root->hdr_len, name, out);
-}
-
-static bool src_text(void *ctx, bool with_headers, struct buf *out)
-{
-	struct search_loader *l = ctx;
-	if (!loader_load(l))
-		return false;
-	mime_search_text(l->mime, with_headers, true, out);
-	return true;
-}
-
-static bool src_sent_date(void *ctx, long long *time_r, int *tz_r)
-{
-	struct search_loader *l = ctx;
-	if (!loader_load(l))
-		return false;
-	const struct mime_part *root = &l->mime->root;
-	buf_reset(&l->tmp);
-	if (!mime_header_get(l->md.data + root->hdr_off, root->hdr_len, "Date", &l->tmp))
-		return false;
-	return mime_parse_date(buf_cstr(&l->tmp), l->tmp.len, time_r, tz_r);
-}
-
 bool imap_search_match_msg(struct imap_session *s, struct search_program *prog, size_t idx,
 			   int *error_r)
 {
 	const struct imap_msg *im = &s->view.msgs[idx];
-	struct search_loader loader = { .s = s, .msg = im };
-	struct search_source src = {
-		.ctx = &loader,
-		.header = src_header,
-		.text = src_text,
-		.sent_date = src_sent_date,
-		.contains = mime_utf8_contains_ci,
-	};
+	struct search_loader loader;
+	search_loader_init(&loader, s->box);
+	search_loader_reset(&loader, im->uid, im->expunged);
+	struct search_source src;
+	search_loader_source(&loader, &src);
 	struct search_msg m = {
 		.seq = (uint32_t)(idx + 1),
 		.uid = im->uid,
@@ -111,10 +40,11 @@ bool imap_search_match_msg(struct imap_session *s, struct search_program *prog, 
 	imap_fts_src_init(&fts, s, im, &src);
 	bool match = search_program_match(prog, &m, &fts.src);
 	imap_fts_src_deinit(&fts);
-	loader_release(&loader);
-	buf_free(&loader.tmp);
-	*error_r = loader.error;
-	return match && loader.error == 0;
+	/* expunged by another session meanwhile: not a match, not an error */
+	int error = loader.error == -OM_ENOTFOUND ? 0 : loader.error;
+	search_loader_deinit(&loader);
+	*error_r = error;
+	return match && error == 0;
 }
 
 /* The reply for the matches (UIDs, view order) and their modseqs. */
