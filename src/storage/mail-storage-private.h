@@ -119,6 +119,13 @@ struct mail_storage_ops {
 	int (*msg_upload)(struct mail_user *user, const char *mailbox, const struct mail_save *save,
 			  const struct mail_save_req *req, void **prep_r);
 	void (*msg_upload_done)(struct mail_user *user, void *prep, bool saved);
+
+	/* Optional: while mailbox (normalized name) is watched, changes others
+	 * make to the store outside this process call mail_user_notify.
+	 * Called without the user lock and without the watch lock; the handle
+	 * (NULL: can't) goes to watch_stop. */
+	void *(*watch_start)(struct mail_user *user, const char *mailbox);
+	void (*watch_stop)(struct mail_user *user, void *handle);
 };
 
 extern const struct mail_storage_ops maildir_storage_ops;

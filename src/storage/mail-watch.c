@@ -14,6 +14,7 @@ struct mail_watch {
 	struct mail_watch *next;
 	unsigned running;         /* callbacks in flight */
 	bool removed;
+	void *drv;                /* the driver's watch_start handle */
 };
 
 struct mail_watch *mail_user_watch(struct mail_user *user, const char *mailbox,
@@ -35,6 +36,9 @@ struct mail_watch *mail_user_watch(struct mail_user *user, const char *mailbox,
 	w->next = user->watches;
 	user->watches = w;
 	pthread_mutex_unlock(&user->watch_lock);
+	/* after the watch is listed: an outside change from now on is seen */
+	if (user->ops->watch_start != NULL)
+		w->drv = user->ops->watch_start(user, w->mailbox);
 	return w;
 }
 
@@ -43,6 +47,10 @@ void mail_user_unwatch(struct mail_watch *w)
 	if (w == NULL)
 		return;
 	struct mail_user *user = w->user;
+	/* first, and outside the watch lock (the driver's notifier takes its
+	 * lock, then the watch lock) */
+	if (user->ops->watch_stop != NULL)
+		user->ops->watch_stop(user, w->drv);
 	pthread_mutex_lock(&user->watch_lock);
 	for (struct mail_watch **p = &user->watches; *p != NULL; p = &(*p)->next) {
 		if (*p == w) {

@@ -22,6 +22,7 @@ import omtest
 # skipped) in the obox runs. doc/testing.md lists them and why.
 MAILDIR_ONLY = {
     "test_dovecot_interop.py": None,          # Dovecot and objmail share one Maildir
+    "test_maildir_idle.py": None,             # others write the Maildir under IDLE
     "test_director.py": None,                 # sets up its own obox stores (file: and RADOS)
     "test_faults.py": None,                   # its own faulty obox store, once per make test
     "test_persistence.py": {"test_index_rebuilds_when_deleted", "test_index_garbage_is_survived",

@@ -666,4 +666,6 @@ const struct mail_storage_ops maildir_storage_ops = {
 	.msg_read = maildir_msg_read,
 	.msg_upload = maildir_msg_upload,
 	.msg_upload_done = maildir_msg_upload_done,
+	.watch_start = maildir_watch_start,
+	.watch_stop = maildir_watch_stop,
 };

@@ -50,6 +50,10 @@ int maildir_name_to_dir(const char *root, const char *name, struct buf *out);
 /* Directory entry ".A.B" -> "A/B"; -OM_EINVAL if it is not a folder name. */
 int maildir_entry_to_name(const char *entry, struct buf *out);
 
+/* --- maildir-notify.c: outside changes to watched mailboxes (IDLE) --- */
+void *maildir_watch_start(struct mail_user *user, const char *mailbox);
+void maildir_watch_stop(struct mail_user *user, void *handle);
+
 /* --- maildir-filename.c: "<base>[:2,<flags>]" --- */
 struct maildir_filename {
 	size_t base_len;              /* bytes before ":2," (the whole name if none) */
