@@ -175,6 +175,18 @@ static int faulty_unlock(struct objstore *store, const char *key, const char *ow
 	WRAP(OBJSTORE_OP_LOCK, objstore_unlock(store->inner, key, owner));
 }
 
+static int faulty_lock_holder(struct objstore *store, const char *key,
+			      struct objstore_lock_holder *h_r)
+{
+	WRAP(OBJSTORE_OP_LOCK, objstore_lock_holder(store->inner, key, h_r));
+}
+
+static int faulty_lock_break(struct objstore *store, const char *key,
+			     const struct objstore_lock_holder *h, const char *owner, unsigned ttl)
+{
+	WRAP(OBJSTORE_OP_LOCK, objstore_lock_break(store->inner, key, h, owner, ttl));
+}
+
 static int faulty_lock_info(struct objstore *store, const char *key, char *owner_r,
 			    size_t owner_size, int64_t *expiry_r)
 {
@@ -374,5 +386,7 @@ const struct objstore_ops objstore_faulty_ops = {
 	.lock = faulty_lock,
 	.unlock = faulty_unlock,
 	.lock_info = faulty_lock_info,
+	.lock_holder = faulty_lock_holder,
+	.lock_break = faulty_lock_break,
 	.metrics = faulty_metrics,
 };

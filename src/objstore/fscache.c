@@ -565,6 +565,18 @@ static int fscache_unlock(struct objstore *store, const char *key, const char *o
 	return objstore_unlock(store->inner, key, owner);
 }
 
+static int fscache_lock_holder(struct objstore *store, const char *key,
+			       struct objstore_lock_holder *h_r)
+{
+	return objstore_lock_holder(store->inner, key, h_r);
+}
+
+static int fscache_lock_break(struct objstore *store, const char *key,
+			      const struct objstore_lock_holder *h, const char *owner, unsigned ttl)
+{
+	return objstore_lock_break(store->inner, key, h, owner, ttl);
+}
+
 static int fscache_lock_info(struct objstore *store, const char *key, char *owner_r,
 			     size_t owner_size, int64_t *expiry_r)
 {
@@ -809,4 +821,6 @@ const struct objstore_ops objstore_fscache_ops = {
 	.lock = fscache_lock,
 	.unlock = fscache_unlock,
 	.lock_info = fscache_lock_info,
+	.lock_holder = fscache_lock_holder,
+	.lock_break = fscache_lock_break,
 };

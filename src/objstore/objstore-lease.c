@@ -128,3 +128,27 @@ int objstore_lease_info(struct objstore *store, const char *key, char *owner_r,
 	*expiry_r = l.expiry;
 	return 0;
 }
+
+int objstore_lease_holder(struct objstore *store, const char *key,
+			  struct objstore_lock_holder *h_r)
+{
+	struct lease l;
+	int ret = lease_read(store, key, &l);
+	if (ret < 0)
+		return ret;
+	if (l.owner[0] == '\0' || l.expiry < (int64_t)time(NULL))
+		return -OM_ENOTFOUND;
+	snprintf(h_r->owner, sizeof(h_r->owner), "%s", l.owner);
+	snprintf(h_r->token, sizeof(h_r->token), "%s", l.etag);
+	h_r->expiry = l.expiry;
+	return 0;
+}
+
+/* The etag names the lease version the caller saw: a renewal by the holder
+ * (or any other write) changes it and the put fails, so only a hold that
+ * stayed exactly as seen is replaced, by ours, in the same step. */
+int objstore_lease_break(struct objstore *store, const char *key,
+			 const struct objstore_lock_holder *h, const char *owner, unsigned ttl)
+{
+	return lease_write(store, key, owner, (int64_t)time(NULL) + ttl, h->token);
+}

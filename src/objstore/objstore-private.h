@@ -115,6 +115,12 @@ struct objstore_ops {
 	 * with .lock should have it; wrappers forward it. */
 	int (*lock_info)(struct objstore *store, const char *key, char *owner_r,
 			 size_t owner_size, int64_t *expiry_r);
+	/* Optional: objstore_lock_holder / objstore_lock_break (drivers with
+	 * .lock should have them; wrappers forward them). */
+	int (*lock_holder)(struct objstore *store, const char *key,
+			   struct objstore_lock_holder *h_r);
+	int (*lock_break)(struct objstore *store, const char *key,
+			  const struct objstore_lock_holder *h, const char *owner, unsigned ttl);
 	/* Extra Prometheus lines of this driver (without HELP/TYPE clashes
 	 * with the generic families). */
 	void (*metrics)(const struct objstore *store, struct buf *out);
@@ -158,5 +164,9 @@ int objstore_lease_lock(struct objstore *store, const char *key, const char *own
 int objstore_lease_unlock(struct objstore *store, const char *key, const char *owner);
 int objstore_lease_info(struct objstore *store, const char *key, char *owner_r,
 			size_t owner_size, int64_t *expiry_r);
+int objstore_lease_holder(struct objstore *store, const char *key,
+			  struct objstore_lock_holder *h_r);
+int objstore_lease_break(struct objstore *store, const char *key,
+			 const struct objstore_lock_holder *h, const char *owner, unsigned ttl);
 
 #endif

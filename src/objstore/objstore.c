@@ -434,6 +434,43 @@ int objstore_lock_info(struct objstore *store, const char *key, char *owner_r,
 	return ret;
 }
 
+int objstore_lock_holder(struct objstore *store, const char *key,
+			 struct objstore_lock_holder *h_r)
+{
+	memset(h_r, 0, sizeof(*h_r));
+	if (!objstore_key_valid(key))
+		return -OM_EINVAL;
+	uint64_t start = objstore_now_us();
+	int ret;
+	if (store->ops->lock_holder != NULL)
+		ret = store->ops->lock_holder(store, key, h_r);
+	else if (store->ops->lock == NULL && (store->caps & OBJSTORE_CAP_COND_PUT) != 0)
+		ret = objstore_lease_holder(store, key, h_r);
+	else
+		ret = -OM_EINVAL;
+	count(store, OBJSTORE_OP_LOCK, ret == -OM_ENOTFOUND ? 0 : ret, start);
+	return ret;
+}
+
+int objstore_lock_break(struct objstore *store, const char *key,
+			const struct objstore_lock_holder *h, const char *owner, unsigned ttl)
+{
+	if (!objstore_key_valid(key) || !owner_valid(owner) || ttl == 0 ||
+	    !owner_valid(h->owner) || h->token[0] == '\0' ||
+	    memchr(h->token, '\0', sizeof(h->token)) == NULL)
+		return -OM_EINVAL;
+	uint64_t start = objstore_now_us();
+	int ret;
+	if (store->ops->lock_break != NULL)
+		ret = store->ops->lock_break(store, key, h, owner, ttl);
+	else if (store->ops->lock == NULL && (store->caps & OBJSTORE_CAP_COND_PUT) != 0)
+		ret = objstore_lease_break(store, key, h, owner, ttl);
+	else
+		ret = -OM_EINVAL;
+	count(store, OBJSTORE_OP_LOCK, ret, start);
+	return ret;
+}
+
 int objstore_unlock(struct objstore *store, const char *key, const char *owner)
 {
 	if (!objstore_key_valid(key) || !owner_valid(owner))

@@ -110,6 +110,30 @@ int objstore_unlock(struct objstore *store, const char *key, const char *owner);
 int objstore_lock_info(struct objstore *store, const char *key, char *owner_r,
 		       size_t owner_size, int64_t *expiry_r);
 
+/* One hold of a lock, as objstore_lock_holder found it: the owner, the
+ * expiry (unix seconds; 0 when the store doesn't say) and a token naming
+ * that very hold (the lease object's etag; the RADOS client instance), so
+ * that objstore_lock_break can't hit a later hold of the same owner. */
+#define OBJSTORE_LOCK_OWNER_MAX 256
+struct objstore_lock_holder {
+	char owner[OBJSTORE_LOCK_OWNER_MAX + 1];
+	char token[128];
+	int64_t expiry;
+};
+/* 0 with the current hold, -OM_ENOTFOUND when nobody holds the lock (or
+ * the holder's time ran out), -OM_EINVAL when the store can't say. */
+int objstore_lock_holder(struct objstore *store, const char *key,
+			 struct objstore_lock_holder *h_r);
+/* Break hold h (the caller proved its holder dead) and take the lock for
+ * owner: only if h is still the hold on key (S3/file: a conditional put
+ * If-Match the lease's etag, which also writes ours; RADOS: cls_lock
+ * break_lock of exactly that client instance and cookie, then a lock).
+ * 0: ours for ttl seconds; -OM_EEXISTS: h is no longer the hold (renewed,
+ * released, broken or taken by another), look again; other errors as
+ * objstore_lock. */
+int objstore_lock_break(struct objstore *store, const char *key,
+			const struct objstore_lock_holder *h, const char *owner, unsigned ttl);
+
 /* Prometheus text for this store and the stores it wraps: request counts
  * per operation and result, bytes in/out, latency histogram; fscache hits,
  * misses, bytes, evictions. labels: extra labels, e.g. "" */

@@ -14,11 +14,7 @@
  * removing the whole object would drop a lock on it), so "meta-names" says
  * which meta.* xattrs are current.
  *
- * The lock is the OSD's cls_lock (rados_lock_exclusive) named
- * "objmail-lease" with the owner as cookie. cls_lock keys a lock by (client
- * instance, cookie); a new process of the same owner takes its lock over by
- * breaking the old instance's entry, so "same owner renews" holds across
- * restarts as it does for the lease emulation of other stores. */
+ * The lock (cls_lock) is in rados-lock.c. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -33,9 +29,9 @@
 #include "lib/log.h"
 #include "lib/om-error.h"
 #include "objstore/objstore-private.h"
+#include "objstore/rados-private.h"
 #include "objstore/rados-spec.h"
 
-#define RADOS_LOCK_NAME "objmail-lease"
 #define RADOS_XATTR_ETAG "etag"
 #define RADOS_XATTR_NAMES "meta-names"
 #define RADOS_XATTR_META "meta."
@@ -48,16 +44,6 @@
 #define RADOS_READ_RETRIES 3
 #define RADOS_STAT_BATCH 128
 
-struct rados_store {
-	struct objstore base;
-	rados_t cluster;
-	rados_ioctx_t io;
-};
-
-static struct rados_store *rs(struct objstore *store)
-{
-	return (struct rados_store *)store;
-}
 
 /* librados errors -> objstore errors. */
 static int rados_err(int r)
@@ -92,7 +78,7 @@ static int rados_err(int r)
 	}
 }
 
-static int rados_fail(const char *what, const char *key, int r)
+int rados_fail(const char *what, const char *key, int r)
 {
 	int ret = rados_err(r);
 	if (ret != -OM_ENOTFOUND && ret != -OM_EEXISTS)
@@ -857,139 +843,6 @@ static int rados_get_many(struct objstore *store, const char *const *keys, size_
 	return 0;
 }
 
-/* Locks */
-
-/* Break the entries of `owner` held by other client instances (an earlier
- * process of the same owner). Returns how many were broken, or an error. */
-static int break_own(struct rados_store *s, const char *key, const char *owner,
-		     bool *others_r)
-{
-	size_t tag_len = 256, clients_len = 1024, cookies_len = 1024, addrs_len = 1024;
-	char *tag = NULL, *clients = NULL, *cookies = NULL, *addrs = NULL;
-	int exclusive = 0;
-	ssize_t nl = -ERANGE;
-	*others_r = false;
-	for (int attempt = 0; attempt < 3 && nl == -ERANGE; attempt++) {
-		tag = om_realloc(tag, tag_len);
-		clients = om_realloc(clients, clients_len);
-		cookies = om_realloc(cookies, cookies_len);
-		addrs = om_realloc(addrs, addrs_len);
-		nl = rados_list_lockers(s->io, key, RADOS_LOCK_NAME, &exclusive, tag, &tag_len,
-					clients, &clients_len, cookies, &cookies_len, addrs,
-					&addrs_len);
-	}
-	int ret = 0;
-	if (nl < 0) {
-		ret = (int)nl;
-		goto out;
-	}
-	const char *c = clients, *k = cookies;
-	for (ssize_t i = 0; i < nl; i++) {
-		if (c >= clients + clients_len || k >= cookies + cookies_len)
-			break;
-		if (strcmp(k, owner) == 0) {
-			int r = rados_break_lock(s->io, key, RADOS_LOCK_NAME, c, k);
-			if (r < 0 && r != -ENOENT) {
-				ret = r;
-				goto out;
-			}
-			ret++;
-		} else {
-			*others_r = true;
-		}
-		c += strlen(c) + 1;
-		k += strlen(k) + 1;
-	}
-out:
-	free(tag);
-	free(clients);
-	free(cookies);
-	free(addrs);
-	return ret;
-}
-
-static int rados_lock(struct objstore *store, const char *key, const char *owner, unsigned ttl)
-{
-	struct rados_store *s = rs(store);
-	struct timeval tv = { .tv_sec = ttl, .tv_usec = 0 };
-	int r = 0;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		/* MAY_RENEW: our own (instance, owner) entry is renewed to
-		 * now + ttl instead of failing with -EEXIST. */
-		r = rados_lock_exclusive(s->io, key, RADOS_LOCK_NAME, owner, "objmail lease",
-					 ttl != 0 ? &tv : NULL, LIBRADOS_LOCK_FLAG_MAY_RENEW);
-		if (r == 0)
-			return 0;
-		if (r != -EBUSY && r != -EEXIST)
-			break;
-		bool others;
-		int broken = break_own(s, key, owner, &others);
-		if (broken < 0) {
-			r = broken;
-			break;
-		}
-		if (broken == 0 || others)
-			return -OM_EEXISTS;
-	}
-	return rados_fail("lock", key, r);
-}
-
-static int rados_unlock_key(struct objstore *store, const char *key, const char *owner)
-{
-	struct rados_store *s = rs(store);
-	int r = rados_unlock(s->io, key, RADOS_LOCK_NAME, owner);
-	if (r == 0)
-		return 0;
-	if (r != -ENOENT)
-		return rados_fail("unlock", key, r);
-	/* Not ours in this instance: maybe an earlier process's, or someone
-	 * else's (cls_lock drops expired entries when it reads them). */
-	bool others;
-	int broken = break_own(s, key, owner, &others);
-	if (broken < 0)
-		return broken == -ENOENT ? -OM_ENOTFOUND : rados_fail("unlock", key, broken);
-	if (broken > 0)
-		return 0;
-	return others ? -OM_EEXISTS : -OM_ENOTFOUND;
-}
-
-/* cls_lock keeps the cookie (our owner name) per locker; it doesn't tell
- * the expiry through this call, so expiry is 0 ("not said"). */
-static int rados_lock_info(struct objstore *store, const char *key, char *owner_r,
-			   size_t owner_size, int64_t *expiry_r)
-{
-	struct rados_store *s = rs(store);
-	size_t tag_len = 256, clients_len = 1024, cookies_len = 1024, addrs_len = 1024;
-	char *tag = NULL, *clients = NULL, *cookies = NULL, *addrs = NULL;
-	int exclusive = 0;
-	ssize_t nl = -ERANGE;
-	*expiry_r = 0;
-	for (int attempt = 0; attempt < 3 && nl == -ERANGE; attempt++) {
-		tag = om_realloc(tag, tag_len);
-		clients = om_realloc(clients, clients_len);
-		cookies = om_realloc(cookies, cookies_len);
-		addrs = om_realloc(addrs, addrs_len);
-		nl = rados_list_lockers(s->io, key, RADOS_LOCK_NAME, &exclusive, tag, &tag_len,
-					clients, &clients_len, cookies, &cookies_len, addrs,
-					&addrs_len);
-	}
-	int ret;
-	if (nl == -ENOENT || nl == 0)
-		ret = -OM_ENOTFOUND;
-	else if (nl < 0)
-		ret = rados_fail("lock_info", key, (int)nl);
-	else {
-		cookies[cookies_len > 0 ? cookies_len - 1 : 0] = '\0';
-		snprintf(owner_r, owner_size, "%s", cookies);
-		ret = 0;
-	}
-	free(tag);
-	free(clients);
-	free(cookies);
-	free(addrs);
-	return ret;
-}
-
 const struct objstore_ops objstore_rados_ops = {
 	.name = "rados",
 	.open = rados_open,
@@ -1004,4 +857,6 @@ const struct objstore_ops objstore_rados_ops = {
 	.lock = rados_lock,
 	.unlock = rados_unlock_key,
 	.lock_info = rados_lock_info,
+	.lock_holder = rados_lock_holder,
+	.lock_break = rados_lock_break,
 };

@@ -511,6 +511,60 @@ static void test_conf_lock(void **state)
 	assert_int_equal(objstore_lock(conf.store, k, "a\nb", 30), -OM_EINVAL);
 }
 
+/* objstore_lock_break: only the very hold that objstore_lock_holder saw is
+ * broken (and replaced by ours), never a later one of the same owner. The
+ * "dead" holders lock through stores of their own: for RADOS each open is
+ * another client instance, as another backend would be. */
+static void test_conf_lock_break(void **state)
+{
+	(void)state;
+	if ((objstore_caps(conf.store) & (OBJSTORE_CAP_LOCK | OBJSTORE_CAP_COND_PUT)) == 0)
+		skip();
+	const char *k = ckey("lock/break");
+	struct objstore *s2 = NULL, *s3 = NULL;
+	char *err = NULL;
+	assert_int_equal(objstore_open(conf.spec, &s2, &err), 0);
+	assert_int_equal(objstore_open(conf.spec, &s3, &err), 0);
+	struct objstore_lock_holder h1, h2, h;
+	assert_int_equal(objstore_lock_holder(conf.store, k, &h1), -OM_ENOTFOUND);
+	assert_int_equal(objstore_lock(s2, k, "dead-a", 60), 0);
+	assert_int_equal(objstore_lock_holder(conf.store, k, &h1), 0);
+	assert_string_equal(h1.owner, "dead-a");
+	assert_true(h1.token[0] != '\0');
+	assert_true(h1.expiry == 0 || h1.expiry >= (int64_t)time(NULL) + 50);
+	/* a token that names no hold breaks nothing */
+	h = h1;
+	snprintf(h.token, sizeof(h.token), "client.1");
+	assert_int_equal(objstore_lock_break(conf.store, k, &h, "taker-b", 30), -OM_EEXISTS);
+	assert_int_equal(objstore_lock(conf.store, k, "taker-b", 30), -OM_EEXISTS);
+	/* the same owner again, in another instance (a restarted backend):
+	 * the old hold's token must not break it */
+	assert_int_equal(objstore_unlock(s2, k, "dead-a"), 0);
+	struct timespec ts = { 1, 100 * 1000 * 1000 }; /* another expiry second */
+	nanosleep(&ts, NULL);
+	assert_int_equal(objstore_lock(s3, k, "dead-a", 60), 0);
+	assert_int_equal(objstore_lock_break(conf.store, k, &h1, "taker-b", 30), -OM_EEXISTS);
+	assert_int_equal(objstore_lock_holder(conf.store, k, &h2), 0);
+	assert_string_equal(h2.owner, "dead-a");
+	/* its holder "dies" (the store handle goes, the lock stays) */
+	objstore_close(s3);
+	assert_int_equal(objstore_lock_break(conf.store, k, &h2, "taker-b", 30), 0);
+	assert_int_equal(objstore_lock_holder(conf.store, k, &h), 0);
+	assert_string_equal(h.owner, "taker-b");
+	assert_int_equal(objstore_lock(s2, k, "dead-a", 60), -OM_EEXISTS);
+	assert_int_equal(objstore_lock(conf.store, k, "taker-b", 30), 0); /* ours: renews */
+	/* a broken hold can't be broken twice */
+	assert_int_equal(objstore_lock_break(conf.store, k, &h2, "taker-c", 30), -OM_EEXISTS);
+	assert_int_equal(objstore_unlock(conf.store, k, "taker-b"), 0);
+	assert_int_equal(objstore_lock_holder(conf.store, k, &h), -OM_ENOTFOUND);
+	/* bad arguments */
+	h = h2;
+	h.token[0] = '\0';
+	assert_int_equal(objstore_lock_break(conf.store, k, &h, "taker-b", 30), -OM_EINVAL);
+	assert_int_equal(objstore_lock_break(conf.store, k, &h2, "", 30), -OM_EINVAL);
+	objstore_close(s2);
+}
+
 struct many_result {
 	int calls[32];
 	int err[32];
@@ -714,6 +768,7 @@ int objstore_conformance_run(const char *group_name, const char *spec)
 		cmocka_unit_test(test_conf_if_match),
 		cmocka_unit_test(test_conf_cond_races),
 		cmocka_unit_test(test_conf_lock),
+		cmocka_unit_test(test_conf_lock_break),
 		cmocka_unit_test(test_conf_get_many),
 		cmocka_unit_test(test_conf_hostile_keys),
 		cmocka_unit_test(test_conf_metrics),
