@@ -607,6 +607,19 @@ static int send_vanished_earlier(struct imap_session *s, const char *set, uint64
 	return ret;
 }
 
+/* RFC822, RFC822.HEADER, RFC822.TEXT (their response names are the item
+ * names; RFC822.SIZE is a view item). */
+static bool has_rfc822_item(const struct imap_fetch_request *req)
+{
+	for (size_t i = 0; i < req->n_items; i++) {
+		const struct imap_fetch_item *it = &req->items[i];
+		if (it->kind == IMAP_FETCH_SECTION && it->name != NULL &&
+		    strncmp(it->name, "RFC822", 6) == 0)
+			return true;
+	}
+	return false;
+}
+
 void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 {
 	const char *set, *error = NULL;
@@ -629,6 +642,14 @@ void cmd_fetch(struct imap_session *s, struct imap_command *cmd)
 	ctx.s = s;
 	if (imap_fetch_parse(&cmd->args[1], n_item_args, s->cmd_uid, &ctx.req, &error) < 0) {
 		bad_fetch_args(s, &cmd->args[1], n_item_args, error);
+		return;
+	}
+	if (s->enabled_rev2 && has_rfc822_item(&ctx.req)) {
+		/* RFC 9051 removed them (Appendix E; "fetch-att" has only
+		 * RFC822.SIZE): BODY[], BODY.PEEK[HEADER], BODY[TEXT] instead */
+		imap_fetch_request_free(&ctx.req);
+		cmd_bad_text(s, "RFC822, RFC822.HEADER and RFC822.TEXT are not IMAP4rev2 "
+				"FETCH items (use BODY[], BODY.PEEK[HEADER], BODY[TEXT])");
 		return;
 	}
 

@@ -307,6 +307,7 @@ enum status_item {
 	ST_HIGHESTMODSEQ = 1 << 5,
 	ST_SIZE = 1 << 6,    /* RFC 8438 */
 	ST_DELETED = 1 << 7, /* RFC 9051 */
+	ST_APPENDLIMIT = 1 << 8, /* RFC 7889 */
 };
 
 static const struct {
@@ -317,11 +318,14 @@ static const struct {
 	{ ST_UIDNEXT, "UIDNEXT" },     { ST_UIDVALIDITY, "UIDVALIDITY" },
 	{ ST_UNSEEN, "UNSEEN" },       { ST_HIGHESTMODSEQ, "HIGHESTMODSEQ" },
 	{ ST_SIZE, "SIZE" },           { ST_DELETED, "DELETED" },
+	{ ST_APPENDLIMIT, "APPENDLIMIT" },
 };
 #define N_STATUS_ITEMS (sizeof(status_items) / sizeof(status_items[0]))
 
-/* "(MESSAGES UNSEEN ...)" -> items in the order given (bits, no repeats). */
-static bool parse_status_items(const struct imap_arg *list, unsigned *order_r, size_t *n_r)
+/* "(MESSAGES UNSEEN ...)" -> items in the order given (bits, no repeats).
+ * RECENT is not a status item of IMAP4rev2 (RFC 9051 9, "status-att"). */
+static bool parse_status_items(const struct imap_session *s, const struct imap_arg *list,
+			       unsigned *order_r, size_t *n_r)
 {
 	unsigned seen = 0;
 
@@ -335,7 +339,7 @@ static bool parse_status_items(const struct imap_arg *list, unsigned *order_r, s
 			return false;
 		for (k = 0; k < N_STATUS_ITEMS && !om_str_ieq(a, status_items[k].name); k++)
 			;
-		if (k == N_STATUS_ITEMS)
+		if (k == N_STATUS_ITEMS || (status_items[k].bit == ST_RECENT && s->enabled_rev2))
 			return false;
 		if ((seen & status_items[k].bit) != 0)
 			continue;
@@ -394,7 +398,7 @@ static int send_status(struct imap_session *s, const char *name, const unsigned 
 			buf_printf(&line, "MESSAGES %u", st.messages);
 			break;
 		case ST_RECENT:
-			buf_printf(&line, "RECENT %u", s->enabled_rev2 ? 0 : st.recent);
+			buf_printf(&line, "RECENT %u", st.recent);
 			break;
 		case ST_UIDNEXT:
 			buf_printf(&line, "UIDNEXT %u", st.uidnext);
@@ -412,6 +416,11 @@ static int send_status(struct imap_session *s, const char *name, const unsigned 
 			break;
 		case ST_SIZE:
 			buf_printf(&line, "SIZE %llu", (unsigned long long)st.size);
+			break;
+		case ST_APPENDLIMIT:
+			/* one limit for every mailbox: the capability's */
+			buf_printf(&line, "APPENDLIMIT %llu",
+				   (unsigned long long)imap_append_limit(s->cfg));
 			break;
 		default:
 			buf_printf(&line, "DELETED %u", deleted);
@@ -500,7 +509,8 @@ static void send_list_line(struct imap_session *s, const char *verb, unsigned fl
 	buf_free(&line);
 }
 
-static bool parse_opt_list(const struct imap_arg *arg, bool ret_opts, struct list_req *req)
+static bool parse_opt_list(const struct imap_session *s, const struct imap_arg *arg,
+			   bool ret_opts, struct list_req *req)
 {
 	for (size_t i = 0; i < arg->list_count; i++) {
 		const char *a;
@@ -523,7 +533,7 @@ static bool parse_opt_list(const struct imap_arg *arg, bool ret_opts, struct lis
 		else if (ret_opts && om_str_ieq(a, "STATUS") && i + 1 < arg->list_count &&
 			 (req->opts & LRET_STATUS) == 0) {
 			/* LIST-STATUS (RFC 5819) */
-			if (!parse_status_items(&arg->list[++i], req->status, &req->n_status))
+			if (!parse_status_items(s, &arg->list[++i], req->status, &req->n_status))
 				return false;
 			req->opts |= LRET_STATUS;
 		} else
@@ -561,12 +571,24 @@ static bool box_exists(const struct mailbox_info *boxes, size_t n, const char *n
 	return false;
 }
 
+/* A parent listed only because a child exists is no mailbox at all. RFC
+ * 9051 makes LIST-EXTENDED part of the base protocol, and there \NonExistent
+ * (which implies \Noselect, RFC 9051 7.3.1) must be accurate (RFC 5258 3.4):
+ * a rev2 session gets \NonExistent for it; rev1 keeps RFC 3501's \Noselect. */
+static unsigned rev2_attrs(const struct imap_session *s, unsigned flags)
+{
+	if (s->enabled_rev2 && (flags & MBOX_NOSELECT) != 0)
+		flags = (flags & ~(unsigned)MBOX_NOSELECT) | MBOX_NONEXISTENT;
+	return flags;
+}
+
 static void list_one(struct imap_session *s, const struct list_req *req, unsigned flags,
 		     const char *name, bool childinfo)
 {
 	unsigned opts = req->opts;
 	bool show_sub = (opts & (LSEL_SUBSCRIBED | LRET_SUBSCRIBED)) != 0;
 
+	flags = rev2_attrs(s, flags);
 	send_list_line(s, "LIST", flags, show_sub, name, childinfo);
 	/* RFC 5819: STATUS follows its LIST line, only for selectable ones */
 	if ((opts & LRET_STATUS) != 0 && (flags & (MBOX_NOSELECT | MBOX_NONEXISTENT)) == 0) {
@@ -574,6 +596,41 @@ static void list_one(struct imap_session *s, const struct list_req *req, unsigne
 		if (ret < 0)
 			log_debug("imap: LIST-STATUS of %s: %s", name, om_strerror(-ret));
 	}
+}
+
+void imap_send_mailbox_list(struct imap_session *s, const char *name, const char *sent)
+{
+	struct mailbox_info *boxes = NULL;
+	size_t n_boxes = 0;
+	unsigned flags = 0;
+
+	/* the attributes a plain LIST gives it (children, special use) */
+	if (mail_user_list_mailboxes(s->user, &boxes, &n_boxes) == 0) {
+		for (size_t i = 0; i < n_boxes; i++) {
+			if (strcmp(boxes[i].name, name) == 0 ||
+			    (is_inbox(name) && is_inbox(boxes[i].name))) {
+				flags = boxes[i].flags & ~(unsigned)MBOX_SUBSCRIBED;
+				break;
+			}
+		}
+	}
+	mailbox_info_free(boxes, n_boxes);
+
+	struct buf line = BUF_INIT;
+	buf_append_str(&line, "LIST ");
+	write_attrs(&line, rev2_attrs(s, flags), false, true);
+	buf_append_str(&line, " \"/\" ");
+	imap_write_mailbox_s(s, &line, name);
+	/* RFC 9051 6.3.2/6.3.9.7: the name as the client gave it when the
+	 * storage changed it ("inbox/a" is "INBOX/a"); INBOX itself in any
+	 * case is simply INBOX (RFC 9051 9, "mailbox") */
+	if (sent != NULL && strcmp(sent, name) != 0 && !is_inbox(sent)) {
+		buf_append_str(&line, " (\"OLDNAME\" (");
+		imap_write_mailbox_s(s, &line, sent);
+		buf_append_str(&line, "))");
+	}
+	imap_send(s, "%s", buf_cstr(&line));
+	buf_free(&line);
 }
 
 /* Subscribed names below hierarchy levels that don't exist at all: with
@@ -662,7 +719,7 @@ void cmd_list(struct imap_session *s, struct imap_command *cmd)
 
 	memset(&req, 0, sizeof(req));
 	if (i < cmd->n_args && cmd->args[i].type == IMAP_ARG_LIST) {
-		if (!parse_opt_list(&cmd->args[i], false, &req)) {
+		if (!parse_opt_list(s, &cmd->args[i], false, &req)) {
 			imap_cmd_bad(s, "Unknown LIST selection option.");
 			return;
 		}
@@ -679,7 +736,7 @@ void cmd_list(struct imap_session *s, struct imap_command *cmd)
 		const char *ret_atom;
 		if (i + 2 != cmd->n_args || !imap_arg_get_atom(&cmd->args[i], &ret_atom) ||
 		    !om_str_ieq(ret_atom, "RETURN") || cmd->args[i + 1].type != IMAP_ARG_LIST ||
-		    !parse_opt_list(&cmd->args[i + 1], true, &req)) {
+		    !parse_opt_list(s, &cmd->args[i + 1], true, &req)) {
 			imap_cmd_bad(s, "Invalid LIST return options.");
 			return;
 		}
@@ -801,7 +858,7 @@ void cmd_status(struct imap_session *s, struct imap_command *cmd)
 		imap_cmd_bad(s, "STATUS needs a mailbox name and a list of items.");
 		return;
 	}
-	if (!parse_status_items(&cmd->args[1], items, &n_items)) {
+	if (!parse_status_items(s, &cmd->args[1], items, &n_items)) {
 		imap_cmd_bad(s, "Unknown STATUS item.");
 		return;
 	}

@@ -148,6 +148,13 @@ void cmd_search(struct imap_session *s, struct imap_command *cmd)
 		imap_cmd_bad(s, "Error in IMAP command SEARCH: %s", error);
 		return;
 	}
+	if (s->enabled_rev2 && search_program_uses_recent(prog)) {
+		/* RFC 9051 removed \Recent and with it these keys */
+		imap_cmd_bad(s, "Error in IMAP command SEARCH: NEW, OLD and RECENT are not "
+				"IMAP4rev2 search keys");
+		search_program_free(prog);
+		return;
+	}
 
 	const struct imap_view *v = &s->view;
 	uint32_t max_uid = v->count > 0 ? v->msgs[v->count - 1].uid : 0;

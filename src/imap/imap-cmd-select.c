@@ -169,7 +169,6 @@ static void select_mailbox(struct imap_session *s, struct imap_command *cmd, boo
 		free(qresync.known);
 		return;
 	}
-	buf_free(&name);
 
 	s->box = box;
 	imap_registry_mailbox(s->conn, mailbox_name(box));
@@ -181,18 +180,24 @@ static void select_mailbox(struct imap_session *s, struct imap_command *cmd, boo
 	const struct imap_view *v = &s->view;
 	imap_view_send_flags(s);
 	imap_send(s, "%zu EXISTS", v->count);
-	if (!s->enabled_rev2) /* IMAP4rev2 has no \Recent (RFC 9051) */
+	if (s->enabled_rev2) {
+		/* RFC 9051 6.3.2: a LIST line for the mailbox; no RECENT and no
+		 * [UNSEEN] (both gone from rev2) */
+		imap_send_mailbox_list(s, mailbox_name(box), buf_cstr(&name));
+	} else {
 		imap_send(s, "%u RECENT", imap_view_recent_count(v));
-	for (size_t i = 0; i < v->count; i++) {
-		if ((v->msgs[i].flags & MAIL_SEEN) == 0) {
-			imap_send(s, "OK [UNSEEN %zu] First unseen.", i + 1);
-			break;
+		for (size_t i = 0; i < v->count; i++) {
+			if ((v->msgs[i].flags & MAIL_SEEN) == 0) {
+				imap_send(s, "OK [UNSEEN %zu] First unseen.", i + 1);
+				break;
+			}
 		}
 	}
 	imap_send(s, "OK [UIDVALIDITY %u] UIDs valid.", v->uidvalidity);
 	imap_send(s, "OK [UIDNEXT %u] Predicted next UID.", v->uidnext);
 	if (s->enabled_condstore)
 		imap_send(s, "OK [HIGHESTMODSEQ %llu] Highest", (unsigned long long)v->highest_modseq);
+	buf_free(&name);
 	if (qresync.present) {
 		ret = qresync_report(s, &qresync);
 		free(qresync.known);

@@ -83,6 +83,13 @@ static bool run_search(struct imap_session *s, const char *cmd_name, const struc
 		imap_cmd_bad(s, "Error in IMAP command %s: %s", cmd_name, error);
 		return false;
 	}
+	if (s->enabled_rev2 && search_program_uses_recent(prog)) {
+		/* no \Recent in an IMAP4rev2 session (RFC 9051) */
+		imap_cmd_bad(s, "Error in IMAP command %s: NEW, OLD and RECENT are not "
+				"IMAP4rev2 search keys", cmd_name);
+		search_program_free(prog);
+		return false;
+	}
 	const struct imap_view *v = &s->view;
 	uint32_t max_uid = v->count > 0 ? v->msgs[v->count - 1].uid : 0;
 	/* an empty mailbox answers an empty result, as Dovecot does */

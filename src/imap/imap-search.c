@@ -535,6 +535,22 @@ bool search_program_has_modseq(const struct search_program *prog)
 	return prog->has_modseq;
 }
 
+static bool key_uses_recent(const struct search_key *k)
+{
+	if (k->type == SK_NEW || (k->type == SK_FLAG && k->flag == MAIL_RECENT))
+		return true;
+	for (size_t i = 0; i < k->n_children; i++) {
+		if (key_uses_recent(&k->children[i]))
+			return true;
+	}
+	return false;
+}
+
+bool search_program_uses_recent(const struct search_program *prog)
+{
+	return key_uses_recent(&prog->root);
+}
+
 static bool in_saved(const struct search_program *prog, uint32_t uid)
 {
 	size_t lo = 0, hi = prog->n_saved;

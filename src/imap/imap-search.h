@@ -56,6 +56,9 @@ void search_program_bind_saved(struct search_program *prog, const uint32_t *uids
  * tells the highest modseq of the matches. */
 bool search_program_has_modseq(const struct search_program *prog);
 
+/* Does it use NEW, OLD or RECENT (keys IMAP4rev2 removed with \Recent)? */
+bool search_program_uses_recent(const struct search_program *prog);
+
 /* Does any key need the message itself (headers, body)? */
 bool search_program_needs_message(const struct search_program *prog);
 

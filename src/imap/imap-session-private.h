@@ -60,6 +60,9 @@ struct imap_session_priv {
 /* --- imap-session.c --- */
 /* Capabilities for the session's state, space-separated, no prefix. */
 void imap_write_capability(const struct imap_session *s, struct buf *out);
+/* The biggest message APPEND takes (APPENDLIMIT, RFC 7889): the parser's
+ * literal limit, mail_max_size or 64 MiB when that is 0. */
+uint64_t imap_append_limit(const struct om_config *cfg);
 /* LOGINDISABLED: plaintext auth refused on this connection now? */
 bool imap_login_disabled(const struct imap_session *s);
 /* Close the selected mailbox and go back to the authenticated state. */
@@ -80,6 +83,13 @@ void imap_session_idle_start(struct imap_session *s);
 /* Tests: run a parsed command now, on this thread, as its job would (takes
  * cmd; a failed login's reply is not delayed). */
 void imap_session_exec(struct imap_session *s, struct imap_command *cmd);
+
+/* --- imap-cmd-mailbox.c --- */
+/* "* LIST (attributes) "/" name" as a plain LIST would answer for the
+ * mailbox `name` (SELECT/EXAMINE in IMAP4rev2, RFC 9051 6.3.2), with
+ * ("OLDNAME" (sent)) when the client named it differently (sent may be
+ * NULL). */
+void imap_send_mailbox_list(struct imap_session *s, const char *name, const char *sent);
 
 /* --- imap-view.c --- */
 /* Fill the view from the first snapshot after SELECT (takes its data). */

@@ -57,6 +57,11 @@ static void write_login_capability(const struct imap_session *s, struct buf *out
 		buf_append_str(out, " AUTH=PLAIN");
 }
 
+uint64_t imap_append_limit(const struct om_config *cfg)
+{
+	return cfg->mail_max_size > 0 ? cfg->mail_max_size : (uint64_t)64 << 20;
+}
+
 void imap_write_capability(const struct imap_session *s, struct buf *out)
 {
 	buf_append_str(out, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE "
@@ -66,9 +71,12 @@ void imap_write_capability(const struct imap_session *s, struct buf *out)
 	/* RFC 5256, 5957, 5267 (imap-cmd-sort.c) */
 	buf_append_str(out, " SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT");
 	/* RFC 9051, 5819, 8438, 6154, 9208, 3502, 6855, 3516; LITERAL+
-	 * covers LITERAL- (RFC 7888), which is not announced beside it */
+	 * covers LITERAL- (part of rev2), and RFC 7888 5 forbids announcing
+	 * both */
 	buf_append_str(out, " IMAP4rev2 LIST-STATUS STATUS=SIZE CREATE-SPECIAL-USE QUOTA "
 			    "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE MULTIAPPEND UTF8=ACCEPT BINARY");
+	/* RFC 7889: one limit for all mailboxes */
+	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)imap_append_limit(s->cfg));
 	if (s->state != IMAP_STATE_NOT_AUTH && !s->compress_active)
 		buf_append_str(out, " COMPRESS=DEFLATE");
 	write_login_capability(s, out);
@@ -587,7 +595,7 @@ static void *imap_on_open(struct conn *c, void *handler_ctx)
 	s->state = IMAP_STATE_NOT_AUTH;
 	struct imap_parser_limits limits = {
 		.max_line = s->cfg->imap_max_line > 0 ? s->cfg->imap_max_line : 65536,
-		.max_literal = s->cfg->mail_max_size > 0 ? s->cfg->mail_max_size : 64u << 20,
+		.max_literal = imap_append_limit(s->cfg),
 		.max_small_literal = 65536,
 		.max_depth = 100,
 		.max_args = 100000,

@@ -470,8 +470,10 @@ void imap_view_update(struct imap_session *s, const struct mailbox_snapshot *sna
 				continue;
 			buf_reset(&line);
 			buf_printf(&line, "%zu FETCH (", i + 1);
-			/* QRESYNC clients match updates by UID (RFC 7162 3.2.4) */
-			if (s->enabled_qresync)
+			/* QRESYNC clients match updates by UID (RFC 7162 3.2.4);
+			 * IMAP4rev2 requires it of every unsolicited FETCH
+			 * (RFC 9051 7.5.2) */
+			if (s->enabled_qresync || s->enabled_rev2)
 				buf_printf(&line, "UID %u ", v->msgs[i].uid);
 			buf_append_str(&line, "FLAGS ");
 			imap_view_write_flags(s, i, &line);

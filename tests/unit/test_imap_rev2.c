@@ -201,9 +201,120 @@ static void test_enable_rev2_utf8(void **state)
 			    "* ENABLED IMAP4rev2 UTF8=ACCEPT\r\nd OK Enabled.\r\n");
 	assert_true(f->s.enabled_rev2 && f->s.enabled_utf8);
 	assert_has(run(f, "e LIST \"\" \"Gr*\"\r\n"), "\"Gr\xc3\xbcn\"\r\n");
-	assert_has(run(f, "f STATUS \"Gr\xc3\xbcn\" (RECENT)\r\n"), "(RECENT 0)");
+	/* RECENT is no STATUS item of rev2 (RFC 9051 9, status-att) */
+	assert_has(run(f, "f STATUS \"Gr\xc3\xbcn\" (RECENT)\r\n"), "f BAD");
+	assert_has(run(f, "f2 LIST \"\" \"Gr*\" RETURN (STATUS (RECENT))\r\n"), "f2 BAD");
 	assert_has(run(f, "g SELECT INBOX\r\n"), "g OK");
 	assert_lacks(buf_cstr(&f->out), "RECENT");
+}
+
+/* SELECT/EXAMINE in rev2 (RFC 9051 6.3.2): a LIST line with the mailbox's
+ * attributes, no RECENT, no [UNSEEN]; [CLOSED] when one was selected. A
+ * rev1 session keeps RECENT and [UNSEEN]. */
+static void test_rev2_select(void **state)
+{
+	struct fixture *f = *state;
+
+	login(f);
+	assert_has(run(f, "a APPEND INBOX (\\Seen) {4}\r\nab\r\n\r\n"), "a OK");
+	assert_has(run(f, "b APPEND INBOX {4}\r\ncd\r\n\r\n"), "b OK");
+	assert_has(run(f, "c CREATE Fruit/Apple\r\n"), "c OK");
+	const char *out = run(f, "d SELECT INBOX\r\n");
+	assert_has(out, "* 2 RECENT\r\n");
+	assert_has(out, "* OK [UNSEEN 2] ");
+	assert_lacks(out, "* LIST");
+	assert_has(run(f, "d2 UNSELECT\r\n"), "d2 OK");
+	assert_has(run(f, "e ENABLE IMAP4rev2\r\n"), "* ENABLED IMAP4rev2");
+	assert_has(run(f, "e2 SELECT INBOX\r\n"), "e2 OK");
+	out = run(f, "f SELECT inbox\r\n");
+	assert_has(out, "* OK [CLOSED] ");
+	assert_has(out, "* 2 EXISTS\r\n* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"
+			"* OK [UIDVALIDITY ");
+	assert_lacks(out, "RECENT");
+	assert_lacks(out, "UNSEEN");
+	out = run(f, "g EXAMINE Sent\r\n");
+	assert_has(out, "* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\n");
+	assert_has(out, "g OK [READ-ONLY]");
+	out = run(f, "h SELECT Fruit\r\n");
+	assert_has(out, "* LIST (\\HasChildren) \"/\" \"Fruit\"\r\n");
+	/* the storage reads "inbox/x" as "INBOX/x": the client's name as OLDNAME */
+	assert_has(run(f, "i CREATE INBOX/Sub\r\n"), "i OK");
+	out = run(f, "j SELECT inbox/Sub\r\n");
+	assert_has(out, "* LIST (\\HasNoChildren) \"/\" \"INBOX/Sub\" (\"OLDNAME\" (\"inbox/Sub\"))\r\n");
+	out = run(f, "k SELECT Nowhere\r\n");
+	assert_has(out, "* OK [CLOSED] ");
+	assert_has(out, "k NO [NONEXISTENT]");
+	assert_int_equal(f->s.state, IMAP_STATE_AUTH);
+}
+
+/* What RFC 9051 removed is refused in a rev2 session and still answered
+ * in a rev1 one: the RFC822 FETCH items, NEW/OLD/RECENT search keys. */
+static void test_rev2_removed_items(void **state)
+{
+	struct fixture *f = *state;
+
+	login(f);
+	assert_has(run(f, "a APPEND INBOX {11}\r\nA: b\r\n\r\nx\r\n\r\n"), "a OK");
+	assert_has(run(f, "b SELECT INBOX\r\n"), "b OK");
+	assert_has(run(f, "c FETCH 1 RFC822.HEADER\r\n"), "* 1 FETCH (RFC822.HEADER {8}\r\nA: b\r\n\r\n)");
+	assert_has(run(f, "d SEARCH NEW\r\n"), "* SEARCH 1\r\n");
+	assert_has(run(f, "d2 UNSELECT\r\n"), "d2 OK");
+	assert_has(run(f, "e ENABLE IMAP4rev2\r\n"), "e OK");
+	assert_has(run(f, "e2 SELECT INBOX\r\n"), "e2 OK");
+	static const char *const bad[] = {
+		"f FETCH 1 RFC822\r\n", "f FETCH 1 (FLAGS RFC822.TEXT)\r\n",
+		"f UID FETCH 1 RFC822.HEADER\r\n", "f SEARCH RECENT\r\n",
+		"f SEARCH NOT OLD\r\n", "f UID SEARCH OR SEEN NEW\r\n",
+		"f SORT (ARRIVAL) UTF-8 RECENT\r\n", "f THREAD REFERENCES UTF-8 NEW\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_has(run(f, bad[i]), "f BAD ");
+	assert_has(run(f, "g FETCH 1 (RFC822.SIZE BODY.PEEK[HEADER])\r\n"),
+		   "* 1 FETCH (RFC822.SIZE 11 BODY[HEADER] {8}\r\n");
+	/* a string argument that reads NEW is no key */
+	assert_has(run(f, "h SEARCH SUBJECT NEW\r\n"), "h OK");
+	const char *out = run(f, "i SEARCH UNSEEN\r\n");
+	assert_has(out, "* ESEARCH (TAG \"i\") ALL 1\r\n");
+	/* no match: ESEARCH with the tag only (RFC 4731 3.1, RFC 9051 7.3.4) */
+	out = run(f, "j SEARCH DELETED\r\n");
+	assert_has(out, "* ESEARCH (TAG \"j\")\r\nj OK");
+}
+
+/* LIST in rev2: a level that exists only above a child is \NonExistent
+ * (RFC 9051 7.3.1, RFC 5258 3.4); rev1 keeps \Noselect. */
+static void test_rev2_list_nonexistent(void **state)
+{
+	struct fixture *f = *state;
+
+	login(f);
+	assert_has(run(f, "a CREATE Top/Mid/Leaf\r\n"), "a OK");
+	assert_has(run(f, "b DELETE Top/Mid\r\n"), "b OK");
+	const char *out = run(f, "c LIST \"\" \"Top/%\"\r\n");
+	assert_has(out, "* LIST (\\Noselect \\HasChildren) \"/\" \"Top/Mid\"\r\n");
+	assert_has(run(f, "d ENABLE IMAP4rev2\r\n"), "d OK");
+	out = run(f, "e LIST \"\" \"Top/%\"\r\n");
+	assert_has(out, "* LIST (\\NonExistent \\HasChildren) \"/\" \"Top/Mid\"\r\n");
+	out = run(f, "f LIST \"\" \"*\" RETURN (STATUS (MESSAGES))\r\n");
+	assert_has(out, "* LIST (\\NonExistent \\HasChildren) \"/\" \"Top/Mid\"\r\n"
+			"* LIST (\\HasNoChildren) \"/\" \"Top/Mid/Leaf\"\r\n"
+			"* STATUS \"Top/Mid/Leaf\" (MESSAGES 0)\r\n");
+}
+
+/* APPENDLIMIT (RFC 7889): announced with mail_max_size, answered by
+ * STATUS and LIST-STATUS. */
+static void test_appendlimit(void **state)
+{
+	struct fixture *f = *state;
+
+	f->cfg.mail_max_size = 1000;
+	login(f);
+	assert_has(run(f, "a CAPABILITY\r\n"), " APPENDLIMIT=1000");
+	assert_has(run(f, "b STATUS INBOX (MESSAGES APPENDLIMIT)\r\n"),
+		   "* STATUS \"INBOX\" (MESSAGES 0 APPENDLIMIT 1000)\r\n");
+	assert_has(run(f, "c LIST \"\" \"INBOX\" RETURN (STATUS (APPENDLIMIT))\r\n"),
+		   "* STATUS \"INBOX\" (APPENDLIMIT 1000)\r\n");
+	f->cfg.mail_max_size = 0;
+	assert_has(run(f, "d CAPABILITY\r\n"), " APPENDLIMIT=67108864");
 }
 
 static void test_binary_items(void **state)
@@ -247,6 +358,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_use_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quota_and_multiappend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enable_rev2_utf8, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rev2_select, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rev2_removed_items, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rev2_list_nonexistent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_appendlimit, setup, teardown),
 		cmocka_unit_test(test_binary_items),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
