@@ -11,12 +11,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli/cli-mail.h"
+#include "cli/import.h"
 #include "lib/admin-proto.h"
 #include "lib/om-error.h"
 
 /* A flush of every user may take a while; a hung daemon must not hang us
- * forever. */
+ * forever. Per read: a long import streams progress lines (at least one
+ * per message copied, at most one a second), which keep it going. */
 #define ADMIN_CLIENT_TIMEOUT 600
 
 static int connect_unix(const char *path, struct buf *why)
@@ -132,8 +134,11 @@ static bool write_all(int fd, const char *p, size_t len)
 	return true;
 }
 
-/* Read the reply; 0 = OK, 1 = ERR (text in err), -1 = broken. */
-static int read_reply(int fd, struct buf *data, struct buf *err)
+/* Read the reply; 0 = OK, 1 = ERR (text in err), -1 = broken. With prog,
+ * progress lines (admin_progress_parse) are drawn as they arrive (the
+ * progress made at the first one) instead of collected. */
+static int read_reply_progress(int fd, struct buf *data, struct buf *err,
+			       struct cli_progress **prog)
 {
 	struct buf in = BUF_INIT;
 	size_t scanned = 0;
@@ -141,9 +146,15 @@ static int read_reply(int fd, struct buf *data, struct buf *err)
 	for (;;) {
 		char *nl = in.len > scanned ? memchr(in.data + scanned, '\n', in.len - scanned) : NULL;
 		if (nl == NULL) {
-			if (in.len > ADMIN_MAX_REPLY) {
+			if (data->len + in.len - scanned > ADMIN_MAX_REPLY) {
 				buf_printf(err, "reply too long");
 				break;
+			}
+			if (scanned > 65536) {
+				/* a long import streams progress for hours: keep in small */
+				memmove(in.data, in.data + scanned, in.len - scanned);
+				in.len -= scanned;
+				scanned = 0;
 			}
 			char chunk[16384];
 			ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -152,6 +163,9 @@ static int read_reply(int fd, struct buf *data, struct buf *err)
 			if (n <= 0) {
 				if (n == 0)
 					buf_printf(err, "the daemon closed the connection");
+				else if (errno == EAGAIN || errno == EWOULDBLOCK)
+					buf_printf(err, "no answer from the daemon for %d seconds",
+						   ADMIN_CLIENT_TIMEOUT);
 				else
 					buf_printf(err, "reading the reply: %s", strerror(errno));
 				break;
@@ -164,7 +178,19 @@ static int read_reply(int fd, struct buf *data, struct buf *err)
 		size_t text_len;
 		enum admin_line_kind k = admin_reply_line(in.data + scanned, line_len, &text, &text_len);
 		scanned += line_len + 1;
-		if (k == ADMIN_LINE_DATA) {
+		unsigned long long done, total;
+		const char *what;
+		size_t what_len;
+		if (k == ADMIN_LINE_DATA && prog != NULL &&
+		    admin_progress_parse(text, text_len, &done, &total, &what, &what_len)) {
+			if (*prog == NULL) {
+				char w[64];
+				snprintf(w, sizeof(w), "%.*s", (int)(what_len < 63 ? what_len : 63),
+					 what);
+				*prog = cli_progress_new(w, total);
+			}
+			cli_progress_set(*prog, done, total);
+		} else if (k == ADMIN_LINE_DATA) {
 			buf_append(data, text, text_len);
 			buf_append_c(data, '\n');
 		} else if (k == ADMIN_LINE_OK) {
@@ -183,7 +209,13 @@ static int read_reply(int fd, struct buf *data, struct buf *err)
 	return ret;
 }
 
-int cli_admin_call(struct cli_ctx *ctx, const char *const *argv, size_t argc, struct buf *data_r)
+static int read_reply(int fd, struct buf *data, struct buf *err)
+{
+	return read_reply_progress(fd, data, err, NULL);
+}
+
+static int admin_call(struct cli_ctx *ctx, const char *const *argv, size_t argc,
+		      struct buf *data_r, struct cli_progress **prog)
 {
 	int r = cli_load_config(ctx);
 	if (r != CLI_OK)
@@ -206,7 +238,12 @@ int cli_admin_call(struct cli_ctx *ctx, const char *const *argv, size_t argc, st
 	if (!write_all(fd, req.data, req.len)) {
 		fprintf(stderr, "objmail: sending to the admin socket: %s\n", strerror(errno));
 	} else {
-		int rr = read_reply(fd, data_r, &err);
+		int rr = read_reply_progress(fd, data_r, &err, prog);
+		if (prog != NULL && *prog != NULL) {
+			/* the last progress line before the result or the error */
+			cli_progress_done(*prog);
+			*prog = NULL;
+		}
 		if (rr == 0) {
 			ret = CLI_OK;
 		} else if (rr == 1) {
@@ -223,6 +260,18 @@ int cli_admin_call(struct cli_ctx *ctx, const char *const *argv, size_t argc, st
 	buf_free(&why);
 	buf_free(&err);
 	return ret;
+}
+
+int cli_admin_call(struct cli_ctx *ctx, const char *const *argv, size_t argc, struct buf *data_r)
+{
+	return admin_call(ctx, argv, argc, data_r, NULL);
+}
+
+int cli_admin_call_progress(struct cli_ctx *ctx, const char *const *argv, size_t argc,
+			    struct buf *data_r)
+{
+	struct cli_progress *prog = NULL;
+	return admin_call(ctx, argv, argc, data_r, &prog);
 }
 
 bool cli_admin_reachable(struct cli_ctx *ctx)

@@ -1,9 +1,20 @@
-/* objmail import maildir|mbox|imap and export maildir|mbox: offline on
- * USER's storage (a migration runs before the user is served; for obox the
- * user's lease must be free: stop objmaild or let it close the user). */
+/* objmail import maildir|mbox|imap and export maildir|mbox.
+ *
+ * Live when the daemon answers on its admin socket: the `import` / `export`
+ * request runs the same code (import-*.c, export-*.c are compiled into
+ * objmaild too) on the user as the daemon has it open, so IMAP sessions see
+ * the new mail at once, and on obox the daemon's lease is no obstacle. The
+ * daemon streams progress lines, drawn here as offline. Paths are made
+ * absolute here, since the daemon's working directory is not ours; the
+ * daemon (mail_uid) must be able to read or write them.
+ *
+ * Offline otherwise, on USER's storage (for obox the user's lease must be
+ * free). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli-mail.h"
 #include "cli/import.h"
@@ -18,57 +29,126 @@ int cmd_export_mbox(struct cli_ctx *ctx, int argc, char **argv);
 enum job { JOB_IMPORT_MAILDIR, JOB_IMPORT_MBOX, JOB_IMPORT_IMAP, JOB_EXPORT_MAILDIR,
 	   JOB_EXPORT_MBOX };
 
+static const char *const job_names[] = { "import maildir", "import mbox", "import imap",
+					 "export maildir", "export mbox" };
+
+/* path as the daemon must see it (its cwd is not ours) */
+static bool absolute(const char *path, struct buf *out)
+{
+	if (path[0] == '/') {
+		buf_append_str(out, path);
+		return true;
+	}
+	char *cwd = getcwd(NULL, 0);
+	if (cwd == NULL)
+		return false;
+	buf_printf(out, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
+	free(cwd);
+	return true;
+}
+
+static int run_live(struct cli_ctx *ctx, enum job job, const char *user, char **args, bool json,
+		    unsigned threads)
+{
+	struct buf path = BUF_INIT, nthreads = BUF_INIT, out = BUF_INIT;
+	const char *req[ADMIN_REQ_MAX];
+	size_t n = 0;
+	const char *file = job == JOB_IMPORT_IMAP ? NULL : job == JOB_EXPORT_MBOX ? args[1] : args[0];
+	if (file != NULL && !absolute(file, &path)) {
+		fprintf(stderr, "objmail: %s: user %s: %s: the current directory: %s\n",
+			job_names[job], user, file, strerror(errno));
+		return CLI_FAIL;
+	}
+	req[n++] = job <= JOB_IMPORT_IMAP ? "import" : "export";
+	req[n++] = json ? "json" : "text";
+	switch (job) {
+	case JOB_IMPORT_MAILDIR: /* import maildir PATH USER */
+		req[n++] = "maildir";
+		req[n++] = path.data;
+		req[n++] = user;
+		break;
+	case JOB_IMPORT_MBOX: /* import mbox FILE USER MAILBOX */
+		req[n++] = "mbox";
+		req[n++] = path.data;
+		req[n++] = user;
+		req[n++] = args[1];
+		break;
+	case JOB_IMPORT_IMAP: /* import imap URL USER THREADS */
+		buf_printf(&nthreads, "%u", threads);
+		req[n++] = "imap";
+		req[n++] = args[0];
+		req[n++] = user;
+		req[n++] = nthreads.data;
+		break;
+	case JOB_EXPORT_MAILDIR: /* export maildir USER PATH */
+		req[n++] = "maildir";
+		req[n++] = user;
+		req[n++] = path.data;
+		break;
+	default: /* export mbox USER MAILBOX FILE */
+		req[n++] = "mbox";
+		req[n++] = user;
+		req[n++] = args[0];
+		req[n++] = path.data;
+		break;
+	}
+	int r = cli_admin_call_progress(ctx, req, n, &out);
+	if (r == CLI_OK && !cli_write_stdout(&out)) {
+		fprintf(stderr, "objmail: writing to stdout failed\n");
+		r = CLI_FAIL;
+	}
+	buf_free(&path);
+	buf_free(&nthreads);
+	buf_free(&out);
+	return r;
+}
+
 static int run(struct cli_ctx *ctx, enum job job, const char *user, char **args, bool json,
 	       unsigned threads)
 {
 	int r = cli_load_config(ctx);
 	if (r != CLI_OK)
 		return r;
+	if (cli_admin_reachable(ctx))
+		return run_live(ctx, job, user, args, json, threads);
 	struct mail_user *mu;
 	r = cli_mail_user_open(ctx, user, &mu);
 	if (r != CLI_OK)
 		return r;
 	struct import_stats st = { 0 };
-	struct buf err = BUF_INIT;
+	struct buf err = BUF_INIT, out = BUF_INIT;
 	int ret;
-	const char *what;
 	switch (job) {
 	case JOB_IMPORT_MAILDIR:
-		what = "import maildir";
 		ret = import_maildir(mu, args[0], &st, &err);
 		break;
 	case JOB_IMPORT_MBOX:
-		what = "import mbox";
 		ret = import_mbox(mu, args[0], args[1], &st, &err);
 		break;
 	case JOB_IMPORT_IMAP:
-		what = "import imap";
 		ret = import_imap(mu, args[0], threads, &st, &err);
 		break;
 	case JOB_EXPORT_MAILDIR:
-		what = "export maildir";
 		ret = export_maildir(mu, args[0], &st, &err);
 		break;
 	default:
-		what = "export mbox";
 		ret = export_mbox(mu, args[0], args[1], &st, &err);
 		break;
 	}
 	cli_mail_user_close(mu);
 	if (ret < 0) {
-		fprintf(stderr, "objmail: %s: %s\n", what,
+		fprintf(stderr, "objmail: %s: %s\n", job_names[job],
 			err.len > 0 ? buf_cstr(&err) : om_strerror(ret));
 		r = CLI_FAIL;
-	} else if (json) {
-		printf("{\"user\":\"%s\",\"mailboxes\":%llu,\"messages\":%llu,\"skipped\":%llu,"
-		       "\"uids_kept\":%llu}\n",
-		       user, st.mailboxes, st.messages, st.skipped, st.uids_kept);
 	} else {
-		printf("%s %s: %llu mailboxes, %llu messages copied, %llu already there, "
-		       "UIDs kept in %llu mailboxes\n",
-		       what, user, st.mailboxes, st.messages, st.skipped, st.uids_kept);
+		import_summary(job_names[job], user, &st, json, &out);
+		if (!cli_write_stdout(&out)) {
+			fprintf(stderr, "objmail: writing to stdout failed\n");
+			r = CLI_FAIL;
+		}
 	}
 	buf_free(&err);
+	buf_free(&out);
 	return r;
 }
 

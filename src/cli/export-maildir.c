@@ -145,6 +145,12 @@ static int export_box(struct mail_user *user, const char *name, const char *root
 		}
 		st->messages++;
 		cli_progress_add(prog, 1);
+		if (cli_progress_cancelled(prog)) {
+			buf_printf(err, "user %s, mailbox %s: " IMPORT_CANCELLED,
+				   mail_user_name(user), name);
+			ret = -OM_EIO;
+			goto out;
+		}
 	}
 	buf_reset(&path);
 	buf_printf(&path, "%s/" MAILDIR_UIDLIST, dir.data);

@@ -116,6 +116,11 @@ int export_mbox(struct mail_user *user, const char *mailbox, const char *file,
 		}
 		st->messages++;
 		cli_progress_add(prog, 1);
+		if (cli_progress_cancelled(prog)) {
+			buf_printf(err, "user %s, mailbox %s: " IMPORT_CANCELLED,
+				   mail_user_name(user), mailbox);
+			ret = -OM_EIO;
+		}
 	}
 	st->mailboxes = 1;
 	cli_progress_done(prog);

@@ -265,6 +265,11 @@ static int on_fetch(void *arg, const struct imapc_resp *r)
 			f->last_uid = uid;
 		f->copied++;
 		cli_progress_add(f->j->prog, 1);
+		if (cli_progress_cancelled(f->j->prog)) {
+			buf_printf(&f->err, "user %s, mailbox %s: " IMPORT_CANCELLED,
+				   mail_user_name(f->j->user), f->box->local);
+			f->error = -OM_EIO;
+		}
 	}
 out:
 	for (size_t i = 0; i < nk; i++)

@@ -265,6 +265,11 @@ static int import_folder(struct mail_user *user, const char *dir, const char *na
 			}
 			st->messages++;
 			cli_progress_add(prog, 1);
+			if (cli_progress_cancelled(prog)) {
+				buf_printf(err, "user %s, mailbox %s: " IMPORT_CANCELLED,
+					   mail_user_name(user), name);
+				ret = -OM_EIO;
+			}
 		}
 	}
 	if (ret == 0 && keep && ul.exists && ul.nextuid > 1)

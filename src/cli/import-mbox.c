@@ -86,6 +86,11 @@ static int flush_msg(struct mail_user *user, const char *mailbox, struct mbox_ms
 	}
 	st->messages++;
 	cli_progress_add(prog, 1);
+	if (cli_progress_cancelled(prog)) {
+		buf_printf(err, "user %s, mailbox %s: " IMPORT_CANCELLED, mail_user_name(user),
+			   mailbox);
+		return -OM_EIO;
+	}
 	return 0;
 }
 

@@ -46,16 +46,16 @@ static const struct cli_cmd cli_commands[] = {
 	{ "expunge", "USER QUERY [--json]", "remove the matching messages", cmd_expunge },
 	{ "flags", "add|remove|replace USER FLAGS QUERY [--json]",
 	  "change flags/keywords of the matching messages", cmd_flags },
-	{ "save", "USER MAILBOX [--json] < FILE", "offline: store a message (as APPEND)", cmd_save },
-	{ "import maildir", "PATH USER [--json]", "offline: a Dovecot Maildir, UIDs, flags, keywords, "
+	{ "save", "USER MAILBOX [--json] < FILE", "store a message (as APPEND)", cmd_save },
+	{ "import maildir", "PATH USER [--json]", "a Dovecot Maildir, UIDs, flags, keywords, "
 	  "dates and subscriptions kept", cmd_import_maildir },
-	{ "import mbox", "FILE USER MAILBOX [--json]", "offline: an mbox file into MAILBOX",
+	{ "import mbox", "FILE USER MAILBOX [--json]", "an mbox file into MAILBOX",
 	  cmd_import_mbox },
-	{ "import imap", "URL USER [-j N] [--json]", "offline: every mailbox of imap[s]://user:pass@host:port "
+	{ "import imap", "URL USER [-j N] [--json]", "every mailbox of imap[s]://user:pass@host:port "
 	  "(resumable)", cmd_import_imap },
-	{ "export maildir", "USER PATH [--json]", "offline: USER's mail as a Dovecot Maildir",
+	{ "export maildir", "USER PATH [--json]", "USER's mail as a Dovecot Maildir",
 	  cmd_export_maildir },
-	{ "export mbox", "USER MAILBOX FILE [--json]", "offline: MAILBOX as an mbox file",
+	{ "export mbox", "USER MAILBOX FILE [--json]", "MAILBOX as an mbox file",
 	  cmd_export_mbox },
 	{ "pw", "[-s SCHEME]", "hash a password from stdin for the passwd-file (default SHA512-CRYPT)",
 	  cmd_pw },
@@ -68,7 +68,8 @@ static const struct cli_cmd cli_commands[] = {
 	  cmd_fts_rescan },
 	{ "quota get", "USER [--json]", "USER's storage and message quota: used and limits",
 	  cmd_quota_get },
-	{ "quota recalc", "USER", "offline: recount USER's usage from the mailboxes", cmd_quota_recalc },
+	{ "quota recalc", "USER [--json]", "recount USER's usage from the mailboxes, then as get",
+	  cmd_quota_recalc },
 	{ "check", "USER [--json]", "offline: USER's index against the store (objects/files, UIDs, "
 	  "GUIDs); exit 1 on any inconsistency", cmd_check },
 	{ "who", "[--json]", "live: logged-in IMAP sessions", cmd_who },

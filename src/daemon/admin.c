@@ -1,6 +1,8 @@
 /* The admin socket: one request line at a time (lib/admin-proto.h), each
- * run as a conn_run() job, since flush and stats touch storage and must
- * not block the loop. Requests on one connection run in order.
+ * run as a conn_run() job, since flush, stats and imports touch storage and
+ * must not block the loop. Requests on one connection run in order. A job
+ * may write data lines while it runs (import progress), the rest of the
+ * reply when it ends; the idle timeout does not run meanwhile.
  *
  * Listing commands (who, cache-stats) answer one JSON data line; given the
  * extra field "text" they answer human-readable lines instead, so that the
@@ -212,6 +214,26 @@ static void cmd_mail(struct admin_job *job)
 	buf_free(&msg);
 }
 
+/* import|export|quota json|text KIND ARGS...: the objmail tool's imports,
+ * exports and quota commands, live; imports and exports stream progress
+ * data lines before the summary */
+static void cmd_import(struct admin_job *job)
+{
+	struct buf data = BUF_INIT, msg = BUF_INIT;
+	const char *code = "failed";
+	struct admin_session *sess = job->sess;
+	int r = admin_import_run(sess->server->cfg, sess->server->passdb, sess->conn,
+				 job->req.argc, job->req.argv, &data, &code, &msg);
+	if (r < 0) {
+		admin_reply_err(&job->out, code, "%s", buf_cstr(&msg));
+	} else {
+		admin_reply_data(&job->out, data.data != NULL ? data.data : "", data.len);
+		admin_reply_ok(&job->out);
+	}
+	buf_free(&data);
+	buf_free(&msg);
+}
+
 /* mail-data HEX: a piece of the message for the next `mail ... save` */
 static int hexval(char c)
 {
@@ -265,6 +287,12 @@ static const struct admin_command admin_commands[] = {
 	{ "director-status", 0, 1, "director-status [text]", cmd_director_status },
 	{ "mail", 3, 7, "mail json|text USER OP [ARGS...]", cmd_mail },
 	{ "mail-data", 1, 1, "mail-data HEX", cmd_mail_data },
+	{ "import", 4, 5,
+	  "import json|text maildir PATH USER | mbox FILE USER MAILBOX | imap URL USER [THREADS]",
+	  cmd_import },
+	{ "export", 4, 5, "export json|text maildir USER PATH | mbox USER MAILBOX FILE",
+	  cmd_import },
+	{ "quota", 3, 3, "quota json|text get|recalc USER", cmd_import },
 	{ "help", 0, 0, "help", cmd_help },
 	{ "quit", 0, 0, "quit", cmd_quit },
 };

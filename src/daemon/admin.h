@@ -10,15 +10,6 @@ struct passdb;
 
 #ifndef OBJMAIL_VERSION
 #define OBJMAIL_VERSION "0.2.0"
-/* admin-mail.c: `mail json|text USER OP [ARGS...]` (cli/mail-ops.h; OP
- * `save MAILBOX` stores upload, sent before by `mail-data`). 0 and
- * the answer in out, or an error: *code_r the protocol's error code, msg
- * the message naming user, mailbox and cause. Worker thread. */
-struct om_config;
-int admin_mail_run(const struct om_config *cfg, struct passdb *db, size_t argc,
-		   char *const *argv, const char *upload, size_t upload_len, struct buf *out,
-		   const char **code_r, struct buf *msg);
-
 #endif
 
 /* handler_ctx of admin_conn_handler and metrics_conn_handler; lives as
@@ -50,5 +41,13 @@ struct om_config;
 int admin_mail_run(const struct om_config *cfg, struct passdb *db, size_t argc,
 		   char *const *argv, const char *upload, size_t upload_len, struct buf *out,
 		   const char **code_r, struct buf *msg);
+
+/* admin-import.c: `import|export|quota json|text KIND ARGS...` (the
+ * objmail tool's import, export and quota commands, live). argv[0] is the
+ * command word. Progress lines are streamed to conn while it runs; then 0
+ * and the summary in out, or an error as admin_mail_run. Worker thread. */
+int admin_import_run(const struct om_config *cfg, struct passdb *db, struct conn *conn,
+		     size_t argc, char *const *argv, struct buf *out, const char **code_r,
+		     struct buf *msg);
 
 #endif

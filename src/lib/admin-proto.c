@@ -285,3 +285,49 @@ void admin_prom_to_json(const char *text, size_t len, struct buf *out)
 	}
 	buf_append_str(out, "]}");
 }
+
+#define PROGRESS_TAG "progress\t"
+
+void admin_reply_progress(struct buf *out, const char *what, unsigned long long done,
+			  unsigned long long total)
+{
+	struct buf line = BUF_INIT;
+	buf_printf(&line, PROGRESS_TAG "%llu\t%llu\t%s", done, total, what);
+	admin_reply_data(out, line.data, line.len);
+	buf_free(&line);
+}
+
+/* a decimal number ended by TAB; advances *p past the TAB */
+static bool parse_count(const char **p, const char *end, unsigned long long *v_r)
+{
+	unsigned long long v = 0;
+	const char *s = *p;
+	if (s >= end || *s < '0' || *s > '9')
+		return false;
+	while (s < end && *s >= '0' && *s <= '9') {
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (~0ULL - d) / 10)
+			return false;
+		v = v * 10 + d;
+		s++;
+	}
+	if (s >= end || *s != '\t')
+		return false;
+	*p = s + 1;
+	*v_r = v;
+	return true;
+}
+
+bool admin_progress_parse(const char *text, size_t len, unsigned long long *done_r,
+			  unsigned long long *total_r, const char **what_r, size_t *what_len_r)
+{
+	size_t tag = sizeof(PROGRESS_TAG) - 1;
+	if (len < tag || memcmp(text, PROGRESS_TAG, tag) != 0)
+		return false;
+	const char *p = text + tag, *end = text + len;
+	if (!parse_count(&p, end, done_r) || !parse_count(&p, end, total_r))
+		return false;
+	*what_r = p;
+	*what_len_r = (size_t)(end - p);
+	return true;
+}

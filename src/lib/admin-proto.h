@@ -56,6 +56,17 @@ enum admin_line_kind {
 enum admin_line_kind admin_reply_line(const char *line, size_t len, const char **text_r,
 				      size_t *text_len_r);
 
+/* Progress of a long request (import, export), streamed while it runs: a
+ * data line "progress<TAB>DONE<TAB>TOTAL<TAB>WHAT" (WHAT: "import maildir").
+ * Requests that stream progress say so in doc/admin.md; their other data
+ * lines (the result) never start with "progress<TAB>". */
+void admin_reply_progress(struct buf *out, const char *what, unsigned long long done,
+			  unsigned long long total);
+/* Is this data line payload a progress line? Then its parts (what_r points
+ * into text, what_len_r bytes). */
+bool admin_progress_parse(const char *text, size_t len, unsigned long long *done_r,
+			  unsigned long long *total_r, const char **what_r, size_t *what_len_r);
+
 /* Prometheus text samples as one JSON object (the payload of cache-stats):
  * {"metrics":[{"name":..,"labels":{..},"value":N},..]}; comments are
  * skipped, NaN/Inf values become null, malformed lines are left out. */

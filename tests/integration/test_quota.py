@@ -1,7 +1,8 @@
 """QUOTA (RFC 9208): GETQUOTAROOT/GETQUOTA/SETQUOTA, STORAGE and MESSAGE
 limits from the config and the passdb, enforced at APPEND (MULTIAPPEND all
 or nothing), COPY and LMTP (552 5.2.2), exact under concurrent deliveries;
-MOVE inside the user is allowed at the limit; `objmail quota get|recalc`."""
+MOVE inside the user is allowed at the limit; `objmail quota get|recalc`
+(live through the admin socket on every storage, offline on maildir)."""
 
 import json
 import os
@@ -36,6 +37,8 @@ def srv():
                                "lmtp": ("pw", "quota_messages=5"),
                                "move": ("pw", "quota_messages=2")},
                         pool=0)
+    # the CLI tests go live through the admin socket
+    s.conf["listen_admin"] = "unix:" + os.path.join(s.base, "admin.sock")
     s.start()
     yield s
     s.stop(check=True)
@@ -138,6 +141,29 @@ def test_cli_get_and_recalc(srv):
     assert j["messages_used"] >= 1
     p = srv.objmail("quota", "get", "nobody")
     assert p.returncode == 1
+
+
+def test_cli_live_on_every_storage(srv):
+    """quota get|recalc live: the daemon answers for the user its sessions
+    have open (on obox it holds the user's lease, so an offline open would
+    fail), the same numbers as GETQUOTA."""
+    with srv.raw(login="both") as r:
+        r.append("INBOX", messages.simple("live"))
+        r.ok("SELECT INBOX")
+        u, _ = r.ok("GETQUOTAROOT INBOX")
+        m = re.match(r"STORAGE (\d+) 100 MESSAGE (\d+) 5$", quota_line(u))
+        assert m, quota_line(u)
+        for op in ("get", "recalc"):
+            p = srv.objmail("quota", op, "both", "--json")
+            assert p.returncode == 0, p.stderr
+            j = json.loads(p.stdout)
+            assert j["user"] == "both" and j["messages_used"] == int(m.group(2))
+            assert (j["storage_used"] + 1023) // 1024 == int(m.group(1))
+            assert j["messages_limit"] == 5 and j["storage_limit"] == 100 * 1024
+        p = srv.objmail("quota", "recalc", "both")
+        assert p.returncode == 0 and b"messages: %d, limit 5" % int(m.group(2)) in p.stdout
+        p = srv.objmail("quota", "get", "nobody")
+        assert p.returncode == 1 and b"nobody" in p.stderr
 
 
 def test_cli_recalc_offline(make_server):

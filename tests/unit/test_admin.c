@@ -175,6 +175,31 @@ static void test_stats(void **state)
 	assert_int_equal(om_stat_get(OM_STAT_COUNT), 0);
 }
 
+static void test_progress(void **state)
+{
+	(void)state;
+	struct buf out = BUF_INIT;
+	admin_reply_progress(&out, "import maildir", 12, 40);
+	assert_string_equal(buf_cstr(&out), "+progress\t12\t40\timport maildir\n");
+	const char *text, *what;
+	size_t tlen, wlen;
+	assert_int_equal(admin_reply_line(out.data, out.len - 1, &text, &tlen), ADMIN_LINE_DATA);
+	unsigned long long done, total;
+	assert_true(admin_progress_parse(text, tlen, &done, &total, &what, &wlen));
+	assert_int_equal(done, 12);
+	assert_int_equal(total, 40);
+	assert_int_equal(wlen, strlen("import maildir"));
+	assert_memory_equal(what, "import maildir", wlen);
+	/* results are not progress */
+	static const char *const not_progress[] = { "{\"user\":1}", "progress 1 2 x",
+						    "progress\t1\tx\ty",
+						    "progress\t99999999999999999999\t1\tx" };
+	for (size_t i = 0; i < sizeof(not_progress) / sizeof(not_progress[0]); i++)
+		assert_false(admin_progress_parse(not_progress[i], strlen(not_progress[i]), &done,
+						  &total, &what, &wlen));
+	buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_reply),
 		cmocka_unit_test(test_prom_to_json),
 		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_progress),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
