@@ -28,6 +28,22 @@ static void strip_trailing_sep(struct buf *name)
 
 /* --- CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE --- */
 
+/* RFC 9051 6.3.4/6.3.6: when the storage keeps a name in another form than
+ * the client sent (its only change: "inbox/x" is "INBOX/x"), a rev2 client
+ * is told with a LIST line carrying OLDNAME. */
+static void send_oldname(struct imap_session *s, const char *sent)
+{
+	const char *slash = strchr(sent, '/');
+	if (!s->enabled_rev2 || slash == NULL || slash - sent != 5 ||
+	    strncasecmp(sent, "INBOX", 5) != 0 || strncmp(sent, "INBOX", 5) == 0)
+		return;
+	struct buf canon = BUF_INIT;
+	buf_append_str(&canon, "INBOX");
+	buf_append_str(&canon, slash);
+	imap_send_mailbox_list(s, buf_cstr(&canon), sent);
+	buf_free(&canon);
+}
+
 static const struct {
 	unsigned bit;
 	const char *name;
@@ -97,10 +113,12 @@ void cmd_create(struct imap_session *s, struct imap_command *cmd)
 		goto out;
 	}
 	ret = mail_user_create_mailbox(s->user, buf_cstr(&name), special);
-	if (ret < 0)
+	if (ret < 0) {
 		imap_cmd_storage_error(s, ret, "CREATE");
-	else
+	} else {
+		send_oldname(s, buf_cstr(&name));
 		imap_cmd_ok(s, "Create completed.");
+	}
 out:
 	buf_free(&name);
 }
@@ -167,10 +185,12 @@ void cmd_rename(struct imap_session *s, struct imap_command *cmd)
 		goto out;
 	}
 	ret = mail_user_rename_mailbox(s->user, buf_cstr(&from), buf_cstr(&to));
-	if (ret < 0)
+	if (ret < 0) {
 		imap_cmd_storage_error(s, ret, "RENAME");
-	else
+	} else {
+		send_oldname(s, buf_cstr(&to));
 		imap_cmd_ok(s, "Rename completed.");
+	}
 out:
 	buf_free(&from);
 	buf_free(&to);

@@ -301,3 +301,40 @@ def test_rev2_unsolicited_fetch_has_uid(server, user):
     assert untagged_named(u, "FETCH") == [b"* 1 FETCH (FLAGS (\\Flagged \\Recent))"]
     r1.close()
     r2.close()
+
+
+def test_rev2_oldname_on_create_rename(server, user):
+    """RFC 9051 6.3.4/6.3.6: the storage keeps "inbox/x" as "INBOX/x"; a
+    rev2 client is told with a LIST line carrying OLDNAME. Names it keeps
+    as sent get nothing, and rev1 never gets it."""
+    r = _rev2(server, user)
+    u, _ = r.ok("CREATE inbox/New")
+    assert u == [b'* LIST (\\HasNoChildren) "/" "INBOX/New" ("OLDNAME" ("inbox/New"))']
+    u, _ = r.ok("CREATE Plain")
+    assert u == []
+    u, _ = r.ok("RENAME Plain Inbox/Moved")
+    assert u == [b'* LIST (\\HasNoChildren) "/" "INBOX/Moved" ("OLDNAME" ("Inbox/Moved"))']
+    r.close()
+    r = server.raw(login=user)
+    u, _ = r.ok("CREATE inbox/Other")
+    assert u == []
+    r.close()
+
+
+def test_envelope_nil_rules(server, user):
+    """RFC 9051 7.5.2 (ENVELOPE): absent Subject/In-Reply-To -> NIL, present
+    but empty -> ""; empty To -> NIL; empty Sender/Reply-To -> From.
+    BODYSTRUCTURE joins RFC 2231 continuations. Same in rev1 and rev2."""
+    msg = (b"Subject:\r\nTo:\r\nSender:\r\nFrom: A <a@b.example>\r\nIn-Reply-To:\r\n"
+           b"Content-Type: text/plain; title*0=\"ab\"; title*1=\"cd\"\r\n\r\nbody\r\n")
+    for rev2 in (False, True):
+        r = _rev2(server, user) if rev2 else server.raw(login=user)
+        if not rev2:
+            r.append("INBOX", msg)
+        r.ok("EXAMINE INBOX")
+        u, _ = r.ok("FETCH 1 (ENVELOPE BODYSTRUCTURE)")
+        a = b'(("A" NIL "a" "b.example"))'
+        assert u[0].startswith(b'* 1 FETCH (ENVELOPE (NIL "" ' + a + b" " + a + b" " + a +
+                               b' NIL NIL NIL "" NIL) BODYSTRUCTURE ')
+        assert b'"title" "abcd"' in u[0]
+        r.close()
