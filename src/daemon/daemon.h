@@ -21,6 +21,10 @@ int daemon_listen(struct server *srv, const struct om_config *cfg, struct passdb
 /* Unix-socket listeners become owned by uid/gid (before the privilege drop). */
 void daemon_chown_sockets(const struct om_config *cfg, unsigned uid, unsigned gid);
 void daemon_listeners_free(void);
+/* The address recorded in this backend's obox leases (obox_lease_address,
+ * else listen_imap's, else listen_lmtp's bound address when it names one
+ * IP), or NULL. After daemon_listen. */
+const char *daemon_lease_address(const struct om_config *cfg);
 
 /* main.c: what SIGHUP and the admin `reload` do: reopen the log, reload
  * passdb (the old users stay on failure). 0, or -1 if either failed. */

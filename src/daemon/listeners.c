@@ -1,6 +1,7 @@
 /* The configured listeners: IMAP, IMAPS (implicit TLS), LMTP, the admin
  * socket and /metrics. IMAP and LMTP handlers are wrapped to count open
  * connections per protocol for /metrics. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ static struct imap_server *imap_ctx, *imaps_ctx;
 static struct lmtp_server *lmtp_ctx;
 static struct admin_server *admin_ctx;
 static unsigned n_listeners;
+/* What listen_imap / listen_lmtp got bound to (the server owns the strings). */
+static const char *imap_bound, *lmtp_bound;
 
 /* A protocol handler with its connections counted in a gauge: on_open and
  * on_close are wrapped per gauge (on_close gets no handler context), the
@@ -64,7 +67,12 @@ static int listen_one(struct server *srv, const char *proto, const char *spec,
 		free(error);
 		return -1;
 	}
-	log_info("listening %s %s", proto, server_bound_addr(srv, n_listeners));
+	const char *bound = server_bound_addr(srv, n_listeners);
+	log_info("listening %s %s", proto, bound);
+	if (strcmp(proto, "imap") == 0)
+		imap_bound = bound;
+	else if (strcmp(proto, "lmtp") == 0)
+		lmtp_bound = bound;
 	n_listeners++;
 	return 0;
 }
@@ -166,6 +174,44 @@ int daemon_listen(struct server *srv, const struct om_config *cfg, struct passdb
 	return 0;
 }
 
+/* A bound "IP:PORT" / "[IPv6]:PORT" that names one host: not a unix
+ * socket, not 0.0.0.0 or [::]. */
+static bool specific_ip(const char *bound)
+{
+	if (bound == NULL || strncmp(bound, "unix:", 5) == 0 || bound[0] == '/')
+		return false;
+	const char *colon = strrchr(bound, ':');
+	if (colon == NULL)
+		return false;
+	char host[INET6_ADDRSTRLEN + 2];
+	size_t len = (size_t)(colon - bound);
+	unsigned char a[16];
+	static const unsigned char zero[16];
+	if (bound[0] == '[') {
+		if (len < 3 || len - 2 >= sizeof(host) || bound[len - 1] != ']')
+			return false;
+		memcpy(host, bound + 1, len - 2);
+		host[len - 2] = '\0';
+		return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, zero, 16) != 0;
+	}
+	if (len >= sizeof(host))
+		return false;
+	memcpy(host, bound, len);
+	host[len] = '\0';
+	return inet_pton(AF_INET, host, a) == 1 && memcmp(a, zero, 4) != 0;
+}
+
+const char *daemon_lease_address(const struct om_config *cfg)
+{
+	if (cfg->role == OM_ROLE_DIRECTOR)
+		return NULL;
+	if (set(cfg->obox_lease_address))
+		return cfg->obox_lease_address;
+	if (set(cfg->listen_imap))
+		return specific_ip(imap_bound) ? imap_bound : NULL;
+	return specific_ip(lmtp_bound) ? lmtp_bound : NULL;
+}
+
 void daemon_chown_sockets(const struct om_config *cfg, unsigned uid, unsigned gid)
 {
 	const char *specs[] = { cfg->listen_imap, cfg->listen_imaps, cfg->listen_lmtp,
@@ -190,4 +236,5 @@ void daemon_listeners_free(void)
 	dir_imap_ctx = dir_imaps_ctx = dir_lmtp_ctx = NULL;
 	imap_ctx = imaps_ctx = NULL;
 	lmtp_ctx = NULL;
+	imap_bound = lmtp_bound = NULL;
 }

@@ -4,7 +4,8 @@
  * so SIGHUP's log reopen and passdb reload run as ordinary code:
  * SIGTERM/SIGINT stop gracefully (exit 0), SIGHUP reopens logs and reloads
  * users, SIGPIPE is ignored. After the last connection is closed the
- * storage layer flushes every dirty index and releases its leases. (The
+ * storage layer flushes every dirty index and releases its leases; only
+ * then are the listening sockets closed (they stop accepting at once). (The
  * periodic flush every index_flush_interval is the storage layer's own:
  * obox runs a background flusher, maildir has nothing to flush.) */
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "daemon/admin.h"
 #include "daemon/daemon.h"
 #include "director/director.h"
+#include "imap/imap-registry.h"
 #include "lib/buf.h"
 #include "lib/config.h"
 #include "lib/conn.h"
@@ -66,6 +68,16 @@ static void *signal_thread(void *arg)
 		server_stop(sc->srv);
 		return NULL;
 	}
+}
+
+/* DESIGN.md rule 4: a backend that lost a user's lease disconnects that
+ * user's sessions (they reconnect, through a director, to the new holder). */
+static void lease_lost_kick(const char *username)
+{
+	size_t n = imap_registry_kick_with(username, "* BYE [UNAVAILABLE] This mailbox is served "
+					   "by another server now, please reconnect.\r\n");
+	if (n > 0)
+		log_info("%s: lease lost, %zu session(s) disconnected", username, n);
 }
 
 static enum log_level parse_level(const char *s)
@@ -204,6 +216,11 @@ static int serve(struct om_config *cfg, const char *config_path, bool foreground
 	}
 	if (daemon_listen(srv, cfg, passdb) != 0)
 		goto out;
+	/* The listeners stay open until the leases are released (server_free
+	 * after mail_storage_shutdown): "connection refused" there tells other
+	 * backends that this one is dead. */
+	mail_storage_set_lease_address(daemon_lease_address(cfg));
+	mail_storage_set_lease_lost_hook(lease_lost_kick);
 	if (drop_privileges(cfg, foreground) != 0)
 		goto out;
 

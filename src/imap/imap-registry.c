@@ -184,6 +184,11 @@ out:
 
 size_t imap_registry_kick(const char *user)
 {
+	return imap_registry_kick_with(user, "* BYE Disconnected by the administrator.\r\n");
+}
+
+size_t imap_registry_kick_with(const char *user, const char *bye_line)
+{
 	size_t n = 0;
 	pthread_mutex_lock(&reg_mu);
 	for (size_t b = 0; b < REGISTRY_BUCKETS; b++) {
@@ -192,7 +197,7 @@ size_t imap_registry_kick(const char *user)
 				continue;
 			/* Both only queue work for the conn's loop, which may be
 			 * waiting for reg_mu in on_close: no lock-order problem. */
-			conn_write_str(e->conn, "* BYE Disconnected by the administrator.\r\n");
+			conn_write_str(e->conn, bye_line);
 			conn_close(e->conn);
 			n++;
 		}

@@ -29,5 +29,8 @@ void imap_registry_json(struct buf *out, size_t max);
 void imap_registry_text(struct buf *out, size_t max);
 /* Say BYE to and close every session of user; returns how many. */
 size_t imap_registry_kick(const char *user);
+/* The same with another BYE line (a whole "* BYE ...\r\n"); callable from
+ * any thread. */
+size_t imap_registry_kick_with(const char *user, const char *bye_line);
 
 #endif

@@ -27,6 +27,7 @@ enum cfg_type {
 	CFG_PASSDB,   /* "" | passwd-file:PATH */
 	CFG_MAILLOC,  /* "" | maildir:PATH | obox:PATH */
 	CFG_OBJSTORE, /* "" | file: s3:// rados:// fscache: faulty: */
+	CFG_ADDR,     /* "" | IPv4:port | [IPv6]:port (numeric, no port 0) */
 	CFG_LOGLEVEL, /* debug|info|warn|error */
 	CFG_COMPRESS, /* none|zstd */
 	CFG_ROLE,
@@ -60,6 +61,11 @@ static const struct cfg_key cfg_keys[] = {
 	K(fscache_size, CFG_SIZE),
 	K(index_flush_interval, CFG_DURATION),
 	K(mail_compress, CFG_COMPRESS),
+	/* renewed every ttl/3 with writes stopping ttl/6 before the end: below
+	 * 6 s a renewal would have about a second to get through */
+	KR(obox_lease_ttl, CFG_DURATION, 6, 86400),
+	K(obox_lease_address, CFG_ADDR),
+	K(obox_lease_break, CFG_BOOL),
 	K(director_backends, CFG_STR),
 	K(director_probe_interval, CFG_DURATION),
 	K(director_drain_grace, CFG_DURATION),
@@ -105,7 +111,8 @@ static char *const *cfg_cstr(const struct om_config *cfg, const struct cfg_key *
 static bool key_is_string(enum cfg_type t)
 {
 	return t == CFG_STR || t == CFG_LISTEN || t == CFG_PASSDB ||
-	       t == CFG_MAILLOC || t == CFG_OBJSTORE || t == CFG_LOGLEVEL || t == CFG_COMPRESS;
+	       t == CFG_MAILLOC || t == CFG_OBJSTORE || t == CFG_LOGLEVEL || t == CFG_COMPRESS ||
+	       t == CFG_ADDR;
 }
 
 static char *default_hostname(void)
@@ -130,6 +137,8 @@ void config_defaults(struct om_config *cfg)
 	cfg->index_flush_interval = 300;
 	free(cfg->mail_compress);
 	cfg->mail_compress = om_strdup("none");
+	cfg->obox_lease_ttl = 30;
+	cfg->obox_lease_break = true;
 	cfg->ssl_required = false;
 	cfg->quota = 0;
 	free(cfg->hostname);
@@ -317,6 +326,34 @@ static bool valid_listen(const char *s, const char **why)
 	return true;
 }
 
+/* A numeric address another host can connect to: "IPv4:port" or
+ * "[IPv6]:port", not a wildcard, not port 0. */
+static bool valid_addr(const char *v, const char **why)
+{
+	if (*v == '\0')
+		return true;
+	*why = "expected IP:PORT or [IPv6]:PORT (a specific address, port 1-65535)";
+	const char *colon = strrchr(v, ':');
+	if (colon == NULL || colon == v || !parse_port(colon + 1) || strcmp(colon + 1, "0") == 0)
+		return false;
+	char host[INET6_ADDRSTRLEN + 2];
+	size_t hlen = (size_t)(colon - v);
+	unsigned char a[16];
+	if (v[0] == '[') {
+		if (hlen < 3 || v[hlen - 1] != ']' || hlen - 2 >= sizeof(host))
+			return false;
+		memcpy(host, v + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		static const unsigned char any6[16];
+		return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, any6, 16) != 0;
+	}
+	if (hlen >= sizeof(host))
+		return false;
+	memcpy(host, v, hlen);
+	host[hlen] = '\0';
+	return inet_pton(AF_INET, host, a) == 1 && memcmp(a, "\0\0\0\0", 4) != 0;
+}
+
 static bool valid_value(const struct cfg_key *k, const char *v, const char **why)
 {
 	switch (k->type) {
@@ -347,6 +384,8 @@ static bool valid_value(const struct cfg_key *k, const char *v, const char **why
 		*why = "expected file:PATH, s3://..., rados://..., fscache:... or faulty:...";
 		return false;
 	}
+	case CFG_ADDR:
+		return valid_addr(v, why);
 	case CFG_LOGLEVEL:
 		if (strcmp(v, "debug") == 0 || strcmp(v, "info") == 0 ||
 		    strcmp(v, "warn") == 0 || strcmp(v, "error") == 0)
@@ -413,6 +452,10 @@ static bool config_set(struct om_config *cfg, const struct cfg_key *k,
 	case CFG_DURATION:
 		if (!config_parse_duration(v, field)) {
 			buf_printf(why, "bad duration '%s' for %s", v, k->name);
+			return false;
+		}
+		if (k->max != 0 && (*(unsigned *)field < k->min || *(unsigned *)field > k->max)) {
+			buf_printf(why, "%s must be %llus..%llus, not %s", k->name, k->min, k->max, v);
 			return false;
 		}
 		return true;

@@ -29,6 +29,9 @@ struct om_config {
 	uint64_t fscache_size;      /* bytes, default 1G */
 	unsigned index_flush_interval; /* seconds, default 300 */
 	char *mail_compress;        /* obox message objects: "none" (default) | "zstd" */
+	unsigned obox_lease_ttl;    /* seconds a user's lease lasts unrenewed, default 30, >= 6 */
+	char *obox_lease_address;   /* "IP:PORT" other backends can reach; "" = from listen_imap/lmtp */
+	bool obox_lease_break;      /* break a provably dead holder's lease (default yes) */
 	char *director_backends;    /* "10.0.0.1:143/24, 10.0.0.2:143/24" */
 	char *ssl_cert;
 	char *ssl_key;

@@ -456,10 +456,12 @@ static void stop_pipe_cb(evutil_socket_t fd, short what, void *arg)
 	if (atomic_exchange(&srv->stopping, true))
 		return;
 	log_info("shutting down: %u connection(s) open", atomic_load(&srv->conn_count));
+	/* Stop accepting but keep the sockets (server_free closes them): an
+	 * obox backend must not look dead (connection refused) to others
+	 * before it released its leases (doc/obox.md "Leases"). */
 	for (unsigned i = 0; i < srv->n_listeners; i++) {
 		struct listener *lst = srv->listeners[i];
-		evconnlistener_free(lst->lev);
-		lst->lev = NULL;
+		evconnlistener_disable(lst->lev);
 		event_del(lst->retry_ev);
 	}
 	static const struct timeval zero = { 0, 0 };

@@ -260,6 +260,22 @@ static void *linger_main(void *arg)
 	return NULL;
 }
 
+/* The lease-lost hook: set once by the daemon before serving, read from
+ * storage threads. */
+static void (*_Atomic lease_lost_hook)(const char *username);
+
+void mail_storage_set_lease_lost_hook(void (*hook)(const char *username))
+{
+	lease_lost_hook = hook;
+}
+
+void mail_storage_lease_lost(const char *username)
+{
+	void (*hook)(const char *) = lease_lost_hook;
+	if (hook != NULL)
+		hook(username);
+}
+
 void mail_storage_set_linger(unsigned seconds)
 {
 	pthread_mutex_lock(&registry_lock);

@@ -263,6 +263,19 @@ void mail_storage_set_linger(unsigned seconds);
  * JSON object {"user","key","held","owner","expires","this_backend"}.
  * -OM_EINVAL for a storage without leases (maildir). */
 int mail_user_lease_info(const struct om_config *cfg, const char *username, struct buf *json);
+/* obox: the address (numeric "IP:PORT" / "[IPv6]:PORT", one of this
+ * process's listeners) recorded in its leases, so that other backends can
+ * tell that it died and break them (doc/obox.md "Leases"); NULL or "" =
+ * none (then obox_lease_address, else leases only expire). Call before the
+ * first user is opened. */
+void mail_storage_set_lease_address(const char *addr);
+/* Called (on a storage thread, no storage lock held) when this process
+ * lost username's lease to another backend: nothing more is written for
+ * the user here, and its sessions should be closed. The daemon wires it
+ * to its session registry. NULL = no hook. */
+void mail_storage_set_lease_lost_hook(void (*hook)(const char *username));
+/* For storage drivers: run the hook. */
+void mail_storage_lease_lost(const char *username);
 /* Release every lease and close the storage layer (at shutdown, after the
  * last flush). */
 void mail_storage_shutdown(void);

@@ -94,6 +94,9 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.imap_idle_timeout, 1800);
 	assert_int_equal(cfg.login_timeout, 60);
 	assert_int_equal(cfg.max_connections_per_ip, 0);
+	assert_int_equal(cfg.obox_lease_ttl, 30);
+	assert_string_equal(cfg.obox_lease_address, "");
+	assert_true(cfg.obox_lease_break);
 	config_free(&cfg);
 	config_free(&cfg); /* idempotent */
 }
@@ -282,6 +285,19 @@ static void test_errors(void **state)
 		     ":1: bad boolean 'maybe' for ssl_required (expected yes or no)");
 	expect_error("index_flush_interval = 5 fortnights\n",
 		     ":1: bad duration '5 fortnights' for index_flush_interval");
+	expect_error("obox_lease_ttl = 5s\n", ":1: obox_lease_ttl must be 6s..86400s, not 5s");
+	expect_error("obox_lease_address = 0.0.0.0:143\n",
+		     ":1: bad value '0.0.0.0:143' for obox_lease_address: expected IP:PORT or "
+		     "[IPv6]:PORT (a specific address, port 1-65535)");
+	expect_error("obox_lease_address = unix:/x\n",
+		     ":1: bad value 'unix:/x' for obox_lease_address: expected IP:PORT or "
+		     "[IPv6]:PORT (a specific address, port 1-65535)");
+	expect_error("obox_lease_address = [::]:143\n",
+		     ":1: bad value '[::]:143' for obox_lease_address: expected IP:PORT or "
+		     "[IPv6]:PORT (a specific address, port 1-65535)");
+	expect_error("obox_lease_address = mail.example.com:143\n",
+		     ":1: bad value 'mail.example.com:143' for obox_lease_address: expected IP:PORT "
+		     "or [IPv6]:PORT (a specific address, port 1-65535)");
 	expect_error("io_threads = 0\n", ":1: io_threads must be 1..64, not 0");
 	expect_error("io_threads = 65\n", ":1: io_threads must be 1..64, not 65");
 	expect_error("worker_threads = 257\n", ":1: worker_threads must be 0..256, not 257");

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 #include <openssl/sha.h>
 
@@ -450,6 +453,82 @@ static void test_lease(void **state)
 	buf_free(&key);
 }
 
+/* A loopback TCP socket: listening (a live holder's address) or bound and
+ * closed again (a dead one's: connecting is refused). */
+static int tcp_socket(bool listening, int *port_r)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	socklen_t len = sizeof(sa);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port_r = ntohs(sa.sin_port);
+	if (listening) {
+		assert_int_equal(listen(fd, 16), 0);
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+static unsigned long long broken_count(void)
+{
+	struct buf m = BUF_INIT;
+	mail_storage_metrics(&m);
+	const char *p = strstr(buf_cstr(&m), "\nobjmail_obox_leases_broken_total ");
+	unsigned long long n = p != NULL ? strtoull(strchr(p + 1, ' ') + 1, NULL, 10) : 999;
+	buf_free(&m);
+	return n;
+}
+
+/* A holder whose contact address refuses connections is dead: its lease is
+ * broken at open. One that listens (alive, or frozen: the kernel accepts)
+ * or has no address keeps it; so does every holder with
+ * obox_lease_break = no. */
+static void test_lease_break(void **state)
+{
+	(void)state;
+	struct buf key = BUF_INIT, owner = BUF_INIT;
+	user_prefix("fred", &key);
+	buf_append_str(&key, "lease");
+	int live_port, dead_port;
+	int live_fd = tcp_socket(true, &live_port);
+	tcp_socket(false, &dead_port);
+	struct mail_user *u = NULL;
+
+	/* alive: no break */
+	buf_printf(&owner, "otherhost:/c@127.0.0.1:%d", live_port);
+	assert_int_equal(objstore_lock(direct, key.data, owner.data, 60), 0);
+	assert_int_equal(mail_user_open(&cfg, "fred", NULL, &u), -OM_ETEMP);
+	assert_int_equal(broken_count(), 0);
+	assert_int_equal(objstore_unlock(direct, key.data, owner.data), 0);
+
+	/* dead, but breaking is off */
+	mail_storage_shutdown();
+	cfg.obox_lease_break = false;
+	buf_reset(&owner);
+	buf_printf(&owner, "otherhost:/c@127.0.0.1:%d", dead_port);
+	assert_int_equal(objstore_lock(direct, key.data, owner.data, 60), 0);
+	assert_int_equal(mail_user_open(&cfg, "fred", NULL, &u), -OM_ETEMP);
+	mail_storage_shutdown();
+	cfg.obox_lease_break = true;
+
+	/* dead: broken and taken */
+	u = open_user("fred");
+	assert_int_equal(broken_count(), 1);
+	struct objstore_lock_holder h;
+	assert_int_equal(objstore_lock_holder(direct, key.data, &h), 0);
+	assert_string_not_equal(h.owner, owner.data);
+	assert_int_equal(objstore_lock(direct, key.data, owner.data, 60), -OM_EEXISTS);
+	mail_user_unref(u);
+	mail_storage_shutdown();
+	close(live_fd);
+	buf_free(&key);
+	buf_free(&owner);
+}
+
 static void woke(void *arg)
 {
 	(*(int *)arg)++;
@@ -496,7 +575,7 @@ static void test_lease_lost(void **state)
 	assert_int_equal(st.messages, 1);
 	mail_user_unref(u);
 	mail_storage_shutdown();
-	obox_set_lease_ttl(OBOX_LEASE_TTL);
+	obox_set_lease_ttl(0);
 	buf_free(&key);
 	buf_free(&owner);
 }
@@ -632,6 +711,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_copy_shares_objects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lease_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lease_break, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails_when_store_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_save_leaves_no_object, setup, teardown),

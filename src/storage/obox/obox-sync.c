@@ -38,21 +38,7 @@ static bool g_thread_running, g_stop;
 static struct obox_user *g_users;
 static char **g_closing;
 static size_t g_n_closing;
-static char g_owner[600];
-static int g_dir_lock_fd = -1;
 static atomic_uint_fast64_t g_counters[OBOX_C_COUNT];
-static unsigned g_lease_ttl = OBOX_LEASE_TTL;
-
-void obox_set_lease_ttl(unsigned seconds)
-{
-	g_lease_ttl = seconds >= 3 ? seconds : 3;
-}
-
-/* writes stop this long before an unrenewed lease would end */
-static time_t lease_margin(void)
-{
-	return (time_t)(g_lease_ttl * OBOX_LEASE_MARGIN / OBOX_LEASE_TTL);
-}
 
 time_t obox_now(void)
 {
@@ -81,46 +67,6 @@ struct objstore *obox_store(void)
 const struct obox_settings *obox_settings(void)
 {
 	return &g_set;
-}
-
-/* --- this backend's lease owner name --- */
-
-/* The cache DIR is one backend's (DIR/lock, flock'd while we run). Its
- * owner name is stable, "<host>:<DIR>", so that a restart after a crash
- * (even with the cache wiped) takes its users' leases back at once instead
- * of waiting out their ttl: whoever held them under that name is dead. A
- * second process on the same DIR (the offline admin tool while the daemon
- * runs) gets a name of its own, "<host>:<pid>:<random>", and so never
- * writes a user the daemon serves. */
-static void owner_init(const char *root)
-{
-	char host[256];
-	if (gethostname(host, sizeof(host)) != 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	struct buf path = BUF_INIT;
-	buf_printf(&path, "%s/lock", root);
-	g_dir_lock_fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (g_dir_lock_fd >= 0 && flock(g_dir_lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		log_info("obox: %s is in use by another process; this one gets a lease name of its own",
-			 root);
-		close(g_dir_lock_fd);
-		g_dir_lock_fd = -1;
-	}
-	if (g_dir_lock_fd >= 0 && strlen(host) + strlen(root) + 1 <= 250) { /* OBJSTORE_OWNER_MAX */
-		snprintf(g_owner, sizeof(g_owner), "%s:%s", host, root);
-	} else {
-		char rnd[33];
-		obox_guid_random(rnd);
-		rnd[12] = '\0';
-		snprintf(g_owner, sizeof(g_owner), "%s:%ld:%s", host, (long)getpid(), rnd);
-	}
-	/* lease owners are printable ASCII without spaces: keep it so */
-	for (char *p = g_owner; *p != '\0'; p++) {
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-			*p = '_';
-	}
-	buf_free(&path);
 }
 
 static void *flusher_main(void *arg);
@@ -170,130 +116,18 @@ int obox_global_init(const struct om_config *cfg, const char *root)
 	g_set.flush_interval = cfg->index_flush_interval > 0 ? cfg->index_flush_interval : 300;
 	g_set.compress = cfg->mail_compress != NULL && strcmp(cfg->mail_compress, "zstd") == 0;
 	g_set.prefetch_budget = (cfg->fscache_size > 0 ? cfg->fscache_size : UINT64_C(1) << 30) / 4;
-	owner_init(root);
+	obox_lease_init(cfg, root);
 	g_stop = false;
 	if (pthread_create(&g_thread, NULL, flusher_main, NULL) != 0)
 		fatal("obox: can't start the flusher thread");
 	g_thread_running = true;
-	log_info("obox: cache %s, store %s, lease owner %s", root, objstore_describe(g_store), g_owner);
+	log_info("obox: cache %s, store %s, lease owner %s", root, objstore_describe(g_store),
+		 obox_lease_owner());
 out:
 	pthread_mutex_unlock(&glock);
 	buf_free(&spec);
 	buf_free(&fsdir);
 	return ret;
-}
-
-/* --- leases --- */
-
-static void lease_key(const struct obox_user *ou, struct buf *out)
-{
-	buf_reset(out);
-	buf_printf(out, "%slease", ou->key_prefix);
-}
-
-int obox_lease_take(struct obox_user *ou)
-{
-	struct buf key = BUF_INIT;
-	lease_key(ou, &key);
-	time_t t0 = obox_now();
-	int ret = objstore_lock(g_store, key.data, g_owner, g_lease_ttl);
-	if (ret == -OM_EEXISTS) {
-		mail_user_set_error(&ou->user, "served by another backend now (its lease is held)");
-	} else if (ret < 0) {
-		ret = obox_store_error(ou, "lock", key.data, ret);
-	} else {
-		pthread_mutex_lock(&ou->olock);
-		ou->lease_taken = true;
-		ou->lease_lost = false;
-		ou->lease_until = t0 + (time_t)g_lease_ttl;
-		ou->lease_renewed = t0;
-		pthread_mutex_unlock(&ou->olock);
-	}
-	buf_free(&key);
-	return ret < 0 ? -OM_ETEMP : 0;
-}
-
-void obox_lease_release(struct obox_user *ou)
-{
-	struct buf key = BUF_INIT;
-	lease_key(ou, &key);
-	int ret = objstore_unlock(g_store, key.data, g_owner);
-	if (ret < 0 && ret != -OM_ENOTFOUND)
-		log_warn("obox %s: releasing the lease: %s", ou->user.name, om_strerror(ret));
-	pthread_mutex_lock(&ou->olock);
-	ou->lease_taken = false;
-	ou->lease_until = 0;
-	pthread_mutex_unlock(&ou->olock);
-	buf_free(&key);
-}
-
-int obox_writable(struct obox_user *ou)
-{
-	pthread_mutex_lock(&ou->olock);
-	bool lost = ou->lease_lost;
-	bool expiring = obox_now() + lease_margin() >= ou->lease_until;
-	pthread_mutex_unlock(&ou->olock);
-	if (lost)
-		mail_user_set_error(&ou->user, "the user's lease was lost to another backend");
-	else if (expiring)
-		mail_user_set_error(&ou->user, "the user's lease can't be renewed (store unavailable)");
-	return lost || expiring ? -OM_ETEMP : 0;
-}
-
-static void lease_lost(struct obox_user *ou, const char *why)
-{
-	pthread_mutex_lock(&ou->olock);
-	bool was = ou->lease_lost;
-	ou->lease_lost = true;
-	pthread_mutex_unlock(&ou->olock);
-	if (was)
-		return;
-	obox_count(OBOX_C_LEASE_LOST, 1);
-	log_error("obox %s: lease lost (%s): no more changes here; sessions must reconnect",
-		  ou->user.name, why);
-	mail_user_notify(&ou->user, NULL);
-}
-
-static void lease_renew(struct obox_user *ou, time_t now)
-{
-	pthread_mutex_lock(&ou->olock);
-	bool due = ou->lease_taken && !ou->lease_lost && now - ou->lease_renewed >= (time_t)g_lease_ttl / 3;
-	bool expired = now >= ou->lease_until;
-	pthread_mutex_unlock(&ou->olock);
-	if (!due)
-		return;
-	struct buf key = BUF_INIT;
-	lease_key(ou, &key);
-	int ret = objstore_lock(g_store, key.data, g_owner, g_lease_ttl);
-	buf_free(&key);
-	if (ret == -OM_EEXISTS) {
-		lease_lost(ou, "another backend holds it");
-		return;
-	}
-	if (ret < 0) {
-		log_warn("obox %s: renewing the lease: %s (writes stop when it runs out)",
-			 ou->user.name, om_strerror(ret));
-		return;
-	}
-	if (expired) {
-		/* Ours again, but was someone else here in between? */
-		uint64_t seq;
-		uint32_t n;
-		if (obox_store_head(ou, &seq, &n) < 0)
-			return; /* try again next tick; stay unwritable */
-		pthread_mutex_lock(&ou->olock);
-		bool newer = seq > ou->seq || (seq == ou->seq && n > ou->log_n);
-		pthread_mutex_unlock(&ou->olock);
-		if (newer) {
-			lease_lost(ou, "another backend wrote the user while our lease had run out");
-			return;
-		}
-		log_info("obox %s: lease renewed after the store came back", ou->user.name);
-	}
-	pthread_mutex_lock(&ou->olock);
-	ou->lease_until = now + (time_t)g_lease_ttl;
-	ou->lease_renewed = now;
-	pthread_mutex_unlock(&ou->olock);
 }
 
 /* --- the open users --- */
@@ -433,7 +267,7 @@ static int user_flush(struct obox_user *ou, bool bundle, bool blocking)
 
 static void user_tick(struct obox_user *ou, time_t now)
 {
-	lease_renew(ou, now);
+	obox_lease_renew(ou, now);
 	pthread_mutex_lock(&ou->olock);
 	bool dirty = ou->dirty, lost = ou->lease_lost;
 	bool logs = ou->pending.len > 0;
@@ -445,7 +279,7 @@ static void user_tick(struct obox_user *ou, time_t now)
 	bool last = mail_user_refs(&ou->user) <= 2; /* the keeper's and ours */
 
 	pthread_mutex_lock(&ou->olock);
-	bool leased = obox_now() + lease_margin() < ou->lease_until;
+	bool leased = obox_now() + obox_lease_margin() < ou->lease_until;
 	pthread_mutex_unlock(&ou->olock);
 	if (!lost && leased) {
 		if (bundle_due || (last && idle && dirty && now >= ou->bundle_retry_at))
@@ -620,9 +454,7 @@ void mail_storage_shutdown(void)
 		g_store = NULL;
 		free(g_root);
 		g_root = NULL;
-		if (g_dir_lock_fd >= 0)
-			close(g_dir_lock_fd);
-		g_dir_lock_fd = -1;
+		obox_lease_fini();
 		free(g_closing);
 		g_closing = NULL;
 		g_n_closing = 0;
@@ -655,6 +487,7 @@ void mail_storage_metrics(struct buf *out)
 		{ "objmail_obox_index_rebuilds_total", "Indexes rebuilt from the store.", "", OBOX_C_REBUILDS },
 		{ "objmail_obox_objects_deleted_total", "Message objects deleted (deferred deletes).", "", OBOX_C_DELETED },
 		{ "objmail_obox_leases_lost_total", "User leases lost to another backend.", "", OBOX_C_LEASE_LOST },
+		{ "objmail_obox_leases_broken_total", "Leases of dead backends broken and taken here.", "", OBOX_C_LEASE_BROKEN },
 		{ "objmail_obox_prefetched_total", "Messages fetched ahead into the cache.", "", OBOX_C_PREFETCHED },
 	};
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
@@ -717,7 +550,7 @@ int mail_user_lease_info(const struct om_config *cfg, const char *username, stru
 	else
 		buf_append_str(json, "null");
 	buf_printf(json, ",\"expires\":%lld,\"this_backend\":%s}", (long long)expires,
-		   held && strcmp(owner, g_owner) == 0 ? "true" : "false");
+		   held && strcmp(owner, obox_lease_owner()) == 0 ? "true" : "false");
 out:
 	buf_free(&root);
 	buf_free(&prefix);

@@ -12,7 +12,8 @@
  * Files: obox-storage.c (ops table, user open/close, mailboxes),
  * obox-mail.c (messages), obox-log.c (change records), obox-bundle.c
  * (bundles, rebuild), obox-sync.c (the process-wide store, the background
- * flusher, leases, mail_storage_* entry points). */
+ * flusher, mail_storage_* entry points), obox-lease.c (leases: owner name,
+ * take / renew / release, breaking a dead holder's). */
 #ifndef OM_OBOX_H
 #define OM_OBOX_H
 
@@ -24,8 +25,7 @@
 #include "objstore/objstore.h"
 #include "storage/mail-storage-private.h"
 
-#define OBOX_LEASE_TTL 60            /* seconds a lease lasts unrenewed */
-#define OBOX_LEASE_MARGIN 10         /* stop writing this long before it ends */
+#define OBOX_LEASE_PROBE_MS 1000     /* connect to a holder's address for this long */
 #define OBOX_CLOSE_GRACE 5           /* idle seconds before a closed user's final bundle */
 #define OBOX_PARALLEL_READS 16       /* GETs in flight for a prefetch */
 #define OBOX_MAX_LOGS 1000           /* logs after which a bundle is due anyway */
@@ -77,12 +77,25 @@ int obox_global_init(const struct om_config *cfg, const char *root);
 struct objstore *obox_store(void);
 const struct obox_settings *obox_settings(void);
 time_t obox_now(void);             /* monotonic seconds */
-/* Take / renew the user's lease. -OM_ETEMP if another backend has it. */
+
+/* --- obox-lease.c --- */
+/* At obox_global_init (under its lock): the ttl, the owner name (with the
+ * contact address when there is one) and DIR/lock. */
+void obox_lease_init(const struct om_config *cfg, const char *root);
+void obox_lease_fini(void);
+const char *obox_lease_owner(void);
+/* Take the user's lease (breaking a provably dead holder's, see
+ * doc/obox.md). -OM_ETEMP if another backend has it. */
 int obox_lease_take(struct obox_user *ou);
 void obox_lease_release(struct obox_user *ou);
+/* The flusher's tick: renew when due (every ttl/3); notice a loss. */
+void obox_lease_renew(struct obox_user *ou, time_t now);
 /* 0 if the user may be written now, else -OM_ETEMP (lease lost/expiring). */
 int obox_writable(struct obox_user *ou);
-/* Tests: a shorter lease (renewed every ttl/3). */
+/* Writes stop this long before an unrenewed lease would end (ttl/6). */
+time_t obox_lease_margin(void);
+/* Tests: a lease of this many seconds instead of obox_lease_ttl's
+ * (renewed every ttl/3); 0 = the config's again. */
 void obox_set_lease_ttl(unsigned seconds);
 /* Register an opened user with the flusher (which takes a reference). */
 void obox_user_register(struct obox_user *ou);
@@ -94,6 +107,7 @@ void obox_closing_set(const char *name, bool closing);
 enum obox_counter {
 	OBOX_C_BUNDLE_OK, OBOX_C_BUNDLE_ERR, OBOX_C_LOG_OK, OBOX_C_LOG_ERR,
 	OBOX_C_REBUILDS, OBOX_C_DELETED, OBOX_C_LEASE_LOST, OBOX_C_PREFETCHED,
+	OBOX_C_LEASE_BROKEN,
 	OBOX_C_COUNT
 };
 void obox_count(enum obox_counter c, uint64_t n);
