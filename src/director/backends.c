@@ -121,6 +121,7 @@ int director_backends_parse_config(const char *spec, struct director_backend **l
 		free(item);
 		if (r == 0) {
 			b.healthy = true;
+			b.lmtp_healthy = true;
 			r = add_backend(&list, &n, &b, why);
 		}
 		if (r != 0) {

@@ -1,8 +1,12 @@
 /* The live backend table of a director: one thread re-reads the list
  * (cluster/backends, skipped while its etag is unchanged) and probes every
- * backend's IMAP port (connect + "* OK" greeting) each
- * director_probe_interval. A failed probe takes a backend out at once, a
- * good one brings it back. Proxies call director_route() on their loop
+ * backend's IMAP port (connect + "* OK" greeting) and LMTP port (connect +
+ * "220") each director_probe_interval. Health is kept per protocol: a
+ * failed IMAP probe takes the backend out of IMAP logins, a failed LMTP
+ * probe out of LMTP recipients, at once; a good probe brings that side
+ * back. (A backend whose LMTP alone is dead still serves its IMAP users:
+ * moving them too would only make their new logins race the lease their
+ * open sessions hold there.) Proxies call director_route() on their loop
  * threads; the table is guarded by one mutex held for microseconds. */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,26 +99,28 @@ int director_connect(const char *host, unsigned port, int timeout_ms)
 	return fd;
 }
 
-static bool probe(const struct director_backend *b, int64_t *ms_r)
+static bool probe(const struct director_backend *b, bool lmtp, int64_t *ms_r)
 {
 	int64_t t0 = mono_ms();
-	int fd = director_connect(b->host, b->imap_port, PROBE_TIMEOUT_MS);
+	int fd = director_connect(b->host, lmtp ? b->lmtp_port : b->imap_port, PROBE_TIMEOUT_MS);
 	if (fd < 0)
 		return false;
-	/* "* OK" is enough: the rest of a greeting (a long CAPABILITY) is not
-	 * needed */
+	/* the greeting's start is enough: "* OK" (the rest may be a long
+	 * CAPABILITY), "220" (or "220-" of a multi-line one) */
+	const char *want = lmtp ? "220" : "* OK";
+	size_t want_len = strlen(want);
 	char line[8];
 	size_t got = 0;
-	while (got < 4) {
-		ssize_t r = read(fd, line + got, 4 - got);
+	while (got < want_len) {
+		ssize_t r = read(fd, line + got, want_len - got);
 		if (r <= 0)
 			break;
 		got += (size_t)r;
 	}
-	bool ok = got == 4 && memcmp(line, "* OK", 4) == 0;
+	bool ok = got == want_len && memcmp(line, want, want_len) == 0;
 	if (ok) {
-		static const char bye[] = "p LOGOUT\r\n";
-		(void)!write(fd, bye, sizeof(bye) - 1);
+		const char *bye = lmtp ? "QUIT\r\n" : "p LOGOUT\r\n";
+		(void)!write(fd, bye, strlen(bye));
 	}
 	close(fd);
 	*ms_r = mono_ms() - t0;
@@ -129,11 +135,14 @@ static void table_replace(struct director_backend *nb, size_t nn, bool from_stor
 	pthread_mutex_lock(&D.mu);
 	for (size_t i = 0; i < nn; i++) {
 		nb[i].healthy = !from_store; /* store entries: after their first probe */
+		nb[i].lmtp_healthy = !from_store;
 		for (size_t j = 0; j < D.n; j++) {
 			if (strcmp(D.b[j].id, nb[i].id) != 0)
 				continue;
 			nb[i].healthy = D.b[j].healthy;
 			nb[i].probe_ms = D.b[j].probe_ms;
+			nb[i].lmtp_healthy = D.b[j].lmtp_healthy;
+			nb[i].lmtp_probe_ms = D.b[j].lmtp_probe_ms;
 			nb[i].logins = D.b[j].logins;
 			nb[i].sessions = D.b[j].sessions;
 			nb[i].drained_since = nb[i].drained ? D.b[j].drained_since : 0;
@@ -184,6 +193,7 @@ static int refresh(bool force)
 
 struct probe_run {
 	const struct director_backend *b;
+	bool lmtp;
 	pthread_t thread;
 	bool started, ok;
 	int64_t ms;
@@ -192,7 +202,7 @@ struct probe_run {
 static void *probe_thread(void *arg)
 {
 	struct probe_run *r = arg;
-	r->ok = probe(r->b, &r->ms);
+	r->ok = probe(r->b, r->lmtp, &r->ms);
 	return NULL;
 }
 
@@ -205,27 +215,34 @@ static void probe_all(void)
 		memcpy(copy, D.b, n * sizeof(*copy));
 	pthread_mutex_unlock(&D.mu);
 
-	/* all at once, one short-lived thread each: a backend that swallows
-	 * packets costs the round PROBE_TIMEOUT_MS, not that times N */
-	struct probe_run *runs = om_calloc(n > 0 ? n : 1, sizeof(*runs));
-	for (size_t i = 0; i < n; i++) {
-		runs[i].b = &copy[i];
+	/* all at once, one short-lived thread each (IMAP and LMTP of every
+	 * backend): a backend that swallows packets costs the round
+	 * PROBE_TIMEOUT_MS, not that times N */
+	size_t nr = 2 * n;
+	struct probe_run *runs = om_calloc(nr > 0 ? nr : 1, sizeof(*runs));
+	for (size_t i = 0; i < nr; i++) {
+		runs[i].b = &copy[i / 2];
+		runs[i].lmtp = i % 2 == 1;
+		if (runs[i].lmtp && runs[i].b->lmtp_port == 0)
+			continue; /* no LMTP side: not probed, never routed to */
 		runs[i].started = pthread_create(&runs[i].thread, NULL, probe_thread, &runs[i]) == 0;
 		if (!runs[i].started)
 			probe_thread(&runs[i]);
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < nr; i++) {
 		if (runs[i].started)
 			pthread_join(runs[i].thread, NULL);
 		pthread_mutex_lock(&D.mu);
-		int k = director_backend_find(D.b, D.n, copy[i].id);
+		int k = director_backend_find(D.b, D.n, runs[i].b->id);
 		if (k >= 0) {
 			struct director_backend *b = &D.b[k];
 			bool ok = runs[i].ok;
-			if (b->healthy != ok)
-				log_info("director: backend %s is %s", b->id, ok ? "up" : "DOWN");
-			b->healthy = ok;
-			b->probe_ms = ok ? runs[i].ms : -1;
+			bool *healthy = runs[i].lmtp ? &b->lmtp_healthy : &b->healthy;
+			if (*healthy != ok)
+				log_info("director: backend %s %s is %s", b->id,
+					 runs[i].lmtp ? "LMTP" : "IMAP", ok ? "up" : "DOWN");
+			*healthy = ok;
+			*(runs[i].lmtp ? &b->lmtp_probe_ms : &b->probe_ms) = ok ? runs[i].ms : -1;
 		}
 		pthread_mutex_unlock(&D.mu);
 	}
@@ -362,7 +379,7 @@ void director_stop(void)
 int director_route(const char *user, bool lmtp, char *host_r, unsigned *port_r, char *id_r)
 {
 	pthread_mutex_lock(&D.mu);
-	int i = director_pick(user, D.b, D.n, false);
+	int i = lmtp ? director_pick_lmtp(user, D.b, D.n) : director_pick(user, D.b, D.n, false);
 	if (i < 0) {
 		pthread_mutex_unlock(&D.mu);
 		return -OM_ETEMP;
@@ -377,13 +394,15 @@ int director_route(const char *user, bool lmtp, char *host_r, unsigned *port_r, 
 	return 0;
 }
 
-void director_backend_failed(const char *id)
+void director_backend_failed(const char *id, bool lmtp)
 {
 	pthread_mutex_lock(&D.mu);
 	int k = director_backend_find(D.b, D.n, id);
-	if (k >= 0 && D.b[k].healthy) {
-		D.b[k].healthy = false;
-		log_warn("director: backend %s failed a connection: DOWN until a probe succeeds", id);
+	bool *healthy = k >= 0 ? (lmtp ? &D.b[k].lmtp_healthy : &D.b[k].healthy) : NULL;
+	if (healthy != NULL && *healthy) {
+		*healthy = false;
+		log_warn("director: backend %s failed an %s connection: its %s side is DOWN until a "
+			 "probe succeeds", id, lmtp ? "LMTP" : "IMAP", lmtp ? "LMTP" : "IMAP");
 	}
 	pthread_mutex_unlock(&D.mu);
 }
@@ -463,16 +482,30 @@ void director_metrics(struct buf *out)
 		   (unsigned long long)atomic_load(&c_bytes_to_backend));
 	buf_printf(out, "objmail_director_proxied_bytes_total{direction=\"to_client\"} %llu\n",
 		   (unsigned long long)atomic_load(&c_bytes_to_client));
+	int64_t relays = 0, pipes = 0;
+	splice_relay_counts(&relays, &pipes);
+	head(out, "objmail_director_splice_relays", "gauge",
+	     "logged-in connections relayed by splice(2) now (the others: TLS, or not switched yet)");
+	buf_printf(out, "objmail_director_splice_relays %lld\n", (long long)relays);
+	head(out, "objmail_director_splice_pipes", "gauge",
+	     "pipes the splice relays hold (2 descriptors each; in use or pooled)");
+	buf_printf(out, "objmail_director_splice_pipes %lld\n", (long long)pipes);
 	pthread_mutex_lock(&D.mu);
 	head(out, "objmail_director_backend_up", "gauge",
 	     "1 if the backend passed its last probe and is not drained");
 	for (size_t i = 0; i < D.n; i++)
 		buf_printf(out, "objmail_director_backend_up{backend=\"%s\"} %d\n", D.b[i].id,
 			   D.b[i].healthy && !D.b[i].drained ? 1 : 0);
-	head(out, "objmail_director_backend_healthy", "gauge", "1 if the last probe succeeded");
+	head(out, "objmail_director_backend_healthy", "gauge",
+	     "1 if the last IMAP probe succeeded (IMAP logins go there)");
 	for (size_t i = 0; i < D.n; i++)
 		buf_printf(out, "objmail_director_backend_healthy{backend=\"%s\"} %d\n", D.b[i].id,
 			   D.b[i].healthy ? 1 : 0);
+	head(out, "objmail_director_backend_lmtp_healthy", "gauge",
+	     "1 if the last LMTP probe succeeded (LMTP recipients go there)");
+	for (size_t i = 0; i < D.n; i++)
+		buf_printf(out, "objmail_director_backend_lmtp_healthy{backend=\"%s\"} %d\n",
+			   D.b[i].id, D.b[i].lmtp_healthy ? 1 : 0);
 	head(out, "objmail_director_backend_sessions", "gauge",
 	     "proxied IMAP sessions per backend (users connected through this director)");
 	for (size_t i = 0; i < D.n; i++)
@@ -495,17 +528,20 @@ void director_status(struct buf *out, bool json)
 		if (json)
 			buf_printf(out,
 				   "%s{\"id\":\"%s\",\"host\":\"%s\",\"imap_port\":%u,\"lmtp_port\":%u,"
-				   "\"weight\":%u,\"state\":\"%s\",\"health\":\"%s\",\"sessions\":%u,"
-				   "\"logins\":%llu,\"probe_ms\":%lld}",
+				   "\"weight\":%u,\"state\":\"%s\",\"health\":\"%s\","
+				   "\"lmtp_health\":\"%s\",\"sessions\":%u,"
+				   "\"logins\":%llu,\"probe_ms\":%lld,\"lmtp_probe_ms\":%lld}",
 				   i > 0 ? "," : "", b->id, b->host, b->imap_port, b->lmtp_port,
 				   b->weight, b->drained ? "drained" : "active",
-				   b->healthy ? "up" : "down", b->sessions,
-				   (unsigned long long)b->logins, (long long)b->probe_ms);
+				   b->healthy ? "up" : "down", b->lmtp_healthy ? "up" : "down",
+				   b->sessions, (unsigned long long)b->logins, (long long)b->probe_ms,
+				   (long long)b->lmtp_probe_ms);
 		else
-			buf_printf(out, "%-24s imap %-5u lmtp %-5u weight %-5u %-8s %-5s sessions %u\n",
+			buf_printf(out, "%-24s imap %-5u lmtp %-5u weight %-5u %-8s %-5s lmtp %-5s "
+					"sessions %u\n",
 				   b->id, b->imap_port, b->lmtp_port, b->weight,
 				   b->drained ? "drained" : "active", b->healthy ? "up" : "down",
-				   b->sessions);
+				   b->lmtp_healthy ? "up" : "down", b->sessions);
 	}
 	if (json)
 		buf_append_str(out, "]\n");

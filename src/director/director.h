@@ -39,8 +39,11 @@ struct director_backend {
 	bool drained;
 	int64_t updated;            /* unix time of the last change by `objmail director` */
 
-	/* live state (director.c) */
+	/* live state (director.c): health per protocol, each from its own
+	 * probe; IMAP logins go by healthy, LMTP recipients by lmtp_healthy */
 	bool healthy;
+	bool lmtp_healthy;
+	int64_t lmtp_probe_ms;      /* last LMTP probe's round trip */
 	int64_t drained_since;      /* monotonic seconds; 0 = not drained */
 	int64_t probe_ms;           /* last probe's round trip */
 	uint64_t logins;            /* logins routed here */
@@ -58,6 +61,8 @@ double director_score(const char *user, const char *backend_id, unsigned weight)
  * ignore_health). -1 if none is. */
 int director_pick(const char *user, const struct director_backend *b, size_t n,
 		  bool ignore_health);
+/* The same for LMTP: health is lmtp_healthy. */
+int director_pick_lmtp(const char *user, const struct director_backend *b, size_t n);
 
 /* --- backends.c --- */
 
@@ -102,9 +107,9 @@ void director_stop(void);
 /* Where user goes now. host_r: DIRECTOR_HOST_MAX bytes, id_r: DIRECTOR_ID_MAX.
  * -OM_ETEMP if no backend is available. */
 int director_route(const char *user, bool lmtp, char *host_r, unsigned *port_r, char *id_r);
-/* A connection to the backend failed: take it out now (the probe brings it
- * back). */
-void director_backend_failed(const char *id);
+/* A connection to the backend's IMAP (lmtp false) or LMTP side failed:
+ * take that side out now (its probe brings it back). */
+void director_backend_failed(const char *id, bool lmtp);
 
 /* Proxied IMAP sessions, so that a drained backend's are closed after the
  * grace time. kick(c) runs on the conn's loop thread (via conn_post). */
@@ -127,6 +132,22 @@ void director_count_conn(int delta);
 void director_metrics(struct buf *out);
 /* Backends with their state and health as this director sees them. */
 void director_status(struct buf *out, bool json);
+
+/* --- splice-relay.c: the relay of a connection without TLS --- */
+
+/* Moves bytes between client_fd and backend_fd (both non-blocking sockets,
+ * owned and closed by the caller) with splice(2), on base's loop thread.
+ * done(arg, client_gone) runs once when the relay is over: the backend
+ * closed and its bytes reached the client, or the client is gone, or a
+ * half-close timed out. Call splice_relay_free() from it or any time later.
+ * NULL if out of memory. */
+struct splice_relay;
+struct event_base;
+struct splice_relay *splice_relay_new(struct event_base *base, int client_fd, int backend_fd,
+				      void (*done)(void *arg, bool client_gone), void *arg);
+void splice_relay_free(struct splice_relay *r);
+/* For /metrics: relays running now, pipes open (in use or pooled). */
+void splice_relay_counts(int64_t *relays_r, int64_t *pipes_r);
 
 /* --- the proxies --- */
 

@@ -49,13 +49,14 @@ double director_score(const char *user, const char *backend_id, unsigned weight)
 	return -(double)weight / log(h);
 }
 
-int director_pick(const char *user, const struct director_backend *b, size_t n,
-		  bool ignore_health)
+static int pick(const char *user, const struct director_backend *b, size_t n,
+		bool ignore_health, bool lmtp)
 {
 	int best = -1;
 	double best_score = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (b[i].weight == 0 || b[i].drained || (!ignore_health && !b[i].healthy))
+		bool healthy = lmtp ? b[i].lmtp_healthy : b[i].healthy;
+		if (b[i].weight == 0 || b[i].drained || (!ignore_health && !healthy))
 			continue;
 		double s = director_score(user, b[i].id, b[i].weight);
 		/* ties (practically never): the smaller id, so all directors agree */
@@ -66,4 +67,15 @@ int director_pick(const char *user, const struct director_backend *b, size_t n,
 		}
 	}
 	return best;
+}
+
+int director_pick(const char *user, const struct director_backend *b, size_t n,
+		  bool ignore_health)
+{
+	return pick(user, b, n, ignore_health, false);
+}
+
+int director_pick_lmtp(const char *user, const struct director_backend *b, size_t n)
+{
+	return pick(user, b, n, false, true);
 }

@@ -2,10 +2,15 @@
  * own (CAPABILITY, NOOP, LOGOUT, ID, STARTTLS, LOGIN, AUTHENTICATE PLAIN);
  * a login runs as one worker job (passdb check, route, connect, greeting,
  * AUTHENTICATE PLAIN at the backend) and, once the backend said OK, the
- * connection becomes a relay: bytes move between the client's bufferevent
- * and the backend's by evbuffer_add_buffer (chains change owner, nothing is
- * copied, nothing is parsed). An idle relayed connection costs this struct
- * and the two bufferevents with empty buffers. */
+ * connection becomes a relay. It starts as an evbuffer relay: bytes move
+ * between the client's bufferevent and the backend's by
+ * evbuffer_add_buffer (chains change owner, nothing is parsed). A client
+ * without TLS then switches to splice-relay.c as soon as both sides'
+ * buffers are empty (the login reply has gone out, pipelined commands have
+ * reached the backend): from there the kernel moves the bytes. With TLS the
+ * evbuffer relay stays. Nothing of the IMAP stream is parsed after login
+ * either way (COMPRESS, if the client enables it, is between it and the
+ * backend). */
 #include <errno.h>
 #include <stddef.h>
 #include <netinet/in.h>
@@ -47,7 +52,10 @@ struct iproxy {
 	size_t literal_left;
 	struct buf cmd;             /* pre-login only; freed at relay */
 	char *sasl_tag;             /* AUTHENTICATE waiting for its response line */
-	struct bufferevent *be;     /* the backend, in relay */
+	struct bufferevent *be;     /* the backend, in the evbuffer relay */
+	int be_fd;                  /* the backend's socket, in relay; -1 */
+	struct splice_relay *sr;    /* the splice relay, once switched */
+	unsigned switch_wait_ms;    /* backoff of the switch check */
 	bool paused;                /* backend reads stopped (client slow) */
 	bool in_paused;             /* client reads stopped (backend slow) */
 	struct director_session ds;
@@ -68,6 +76,14 @@ static void relay_stop(struct iproxy *p)
 	if (p->be != NULL) {
 		bufferevent_free(p->be);
 		p->be = NULL;
+	}
+	if (p->sr != NULL) {
+		splice_relay_free(p->sr);
+		p->sr = NULL;
+	}
+	if (p->be_fd >= 0) {
+		close(p->be_fd);
+		p->be_fd = -1;
 	}
 	if (p->registered) {
 		director_session_remove(&p->ds);
@@ -146,6 +162,51 @@ static void be_eventcb(struct bufferevent *bev, short what, void *arg)
 		relay_stop(p);
 		conn_close(p->c);
 	}
+}
+
+/* --- the switch to splice --- */
+
+static void splice_done(void *arg, bool client_gone)
+{
+	struct iproxy *p = arg;
+	(void)client_gone;
+	relay_stop(p);
+	conn_close(p->c);
+}
+
+static bool relay_quiet(struct iproxy *p)
+{
+	return !p->paused && !p->in_paused && !conn_is_closing(p->c) &&
+	       evbuffer_get_length(conn_input(p->c)) == 0 && conn_output_pending(p->c) == 0 &&
+	       evbuffer_get_length(bufferevent_get_input(p->be)) == 0 &&
+	       evbuffer_get_length(bufferevent_get_output(p->be)) == 0;
+}
+
+/* Loop thread. Switch when nothing is buffered on either side, so that no
+ * byte can overtake another; until then the evbuffer relay runs, and we look
+ * again (1, 2, 4 .. 64 ms: a stream in progress has no quiet moment, the
+ * next command/response pause has). */
+static void splice_switch_check(struct conn *c, void *arg)
+{
+	struct iproxy *p = arg;
+	if (c == NULL || p->state != ST_RELAY || p->be == NULL || p->sr != NULL)
+		return;
+	int cfd = conn_socket_fd(c);
+	if (cfd < 0)
+		return;
+	if (!relay_quiet(p)) {
+		p->switch_wait_ms = p->switch_wait_ms < 64 ? p->switch_wait_ms * 2 : 64;
+		conn_post_delayed(c, p->switch_wait_ms, splice_switch_check, p);
+		return;
+	}
+	struct splice_relay *sr = splice_relay_new(conn_event_base(c), cfd, p->be_fd, splice_done, p);
+	if (sr == NULL)
+		return; /* the evbuffer relay goes on */
+	conn_pause_input(c, true);
+	bufferevent_free(p->be);
+	p->be = NULL;
+	p->sr = sr;
+	log_debug("director: conn %lu: relay by splice", conn_id(c));
 }
 
 void director_imap_kick(struct conn *c, void *arg)
@@ -387,7 +448,7 @@ unavailable:
 	buf_printf(&j->reply, "%s NO [UNAVAILABLE] Backend not available, try again\r\n", j->tag);
 	if (backend_bad) {
 		log_warn("director: backend %s (%s:%u) failed for %s", id, host, port, user);
-		director_backend_failed(id);
+		director_backend_failed(id, false);
 	}
 out:
 	if (fd >= 0)
@@ -422,7 +483,9 @@ static void login_job_done(void *arg)
 	int one = 1;
 	(void)setsockopt(j->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	evutil_make_socket_nonblocking(j->fd);
-	p->be = bufferevent_socket_new(conn_event_base(c), j->fd, BEV_OPT_CLOSE_ON_FREE);
+	/* not BEV_OPT_CLOSE_ON_FREE: the fd outlives it when the relay switches
+	 * to splice; relay_stop closes it */
+	p->be = bufferevent_socket_new(conn_event_base(c), j->fd, 0);
 	if (p->be == NULL) {
 		close(j->fd);
 		conn_printf(c, "* BYE Out of resources\r\n");
@@ -431,6 +494,7 @@ static void login_job_done(void *arg)
 		free(j);
 		return;
 	}
+	p->be_fd = j->fd;
 	conn_write(c, j->reply.data, j->reply.len);
 	buf_free(&j->reply);
 	free(j);
@@ -449,6 +513,10 @@ static void login_job_done(void *arg)
 	bufferevent_enable(p->be, EV_READ | EV_WRITE);
 	/* commands the client pipelined behind its LOGIN */
 	to_backend(p, conn_input(c));
+	if (conn_socket_fd(c) >= 0) {
+		p->switch_wait_ms = 1;
+		conn_post_delayed(c, p->switch_wait_ms, splice_switch_check, p);
+	}
 }
 
 static void start_login(struct iproxy *p, const char *tag, const char *user, const char *pass)
@@ -669,6 +737,7 @@ static void *ip_on_open(struct conn *c, void *ctx)
 	p->c = c;
 	p->ls = ctx;
 	p->state = ST_PRE;
+	p->be_fd = -1;
 	director_count_conn(1);
 	struct buf caps = BUF_INIT;
 	capability(p, &caps);
@@ -683,7 +752,14 @@ static void ip_on_input(struct conn *c, void *session)
 	struct iproxy *p = session;
 	if (p->state == ST_RELAY) {
 		struct evbuffer *in = conn_input(c);
-		if (p->be != NULL)
+		if (p->sr != NULL) {
+			/* input is paused while splicing: bytes here would be out of
+			 * order with the spliced ones */
+			log_error("director: conn %lu: input while splicing", conn_id(c));
+			relay_stop(p);
+			conn_close(c);
+			evbuffer_drain(in, evbuffer_get_length(in));
+		} else if (p->be != NULL)
 			to_backend(p, in);
 		else
 			evbuffer_drain(in, evbuffer_get_length(in));
@@ -703,7 +779,10 @@ static void ip_on_timeout(struct conn *c, void *session)
 
 static void ip_on_shutdown(struct conn *c, void *session)
 {
-	(void)session;
+	struct iproxy *p = session;
+	/* the socket goes back to the conn alone before it writes */
+	if (p->sr != NULL)
+		relay_stop(p);
 	conn_write_str(c, "* BYE Server shutting down.\r\n");
 }
 

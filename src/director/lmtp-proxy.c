@@ -158,7 +158,7 @@ static int backend_get(struct lproxy *lp, const char *id, const char *host, unsi
 	*idx_r = lp->n_be++;
 	b->fd = director_connect(host, port, BACKEND_TIMEOUT_MS);
 	if (b->fd < 0) {
-		director_backend_failed(id);
+		director_backend_failed(id, true);
 		return -OM_ETEMP;
 	}
 	struct buf reply = BUF_INIT, line = BUF_INIT;

@@ -145,6 +145,13 @@ void conn_pause_input(struct conn *c, bool pause)
 		bufferevent_enable(c->bev, EV_READ);
 }
 
+int conn_socket_fd(struct conn *c)
+{
+	if (c->bev == NULL || c->tls || c->compressed || c->error)
+		return -1;
+	return (int)bufferevent_getfd(c->bev);
+}
+
 void conn_write_str(struct conn *c, const char *s)
 {
 	conn_write(c, s, strlen(s));

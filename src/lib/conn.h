@@ -70,6 +70,13 @@ struct event_base *conn_event_base(struct conn *c);
  * other side is slow (src/director). Loop thread; a resume is ignored while
  * the conn is closing or a job runs (the job's end resumes it). */
 void conn_pause_input(struct conn *c, bool pause);
+/* The connection's socket, for a relay that moves bytes with splice(2)
+ * itself (src/director): -1 while a TLS or DEFLATE filter is on (or the
+ * conn is finished). While using it the caller keeps input paused
+ * (conn_pause_input) and queues no output; it drops its events on the fd
+ * in on_close at the latest (the conn closes the fd just before). Loop
+ * thread. */
+int conn_socket_fd(struct conn *c);
 /* Close once queued output is flushed (bounded wait). Any thread.
  * Input is no longer delivered after this. */
 void conn_close(struct conn *c);
