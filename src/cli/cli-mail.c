@@ -30,9 +30,9 @@ int cli_mail_user_open(struct cli_ctx *ctx, const char *name, struct mail_user *
 	if (ret < 0) {
 		fprintf(stderr, "objmail: user %s: opening the mail storage failed: %s%s\n", name,
 			om_strerror(ret),
-			ret == -OM_ETEMP ? " (the user's lease is held: objmaild serves this user; "
-					   "mail commands go live through listen_admin, imports need "
-					   "the user closed)"
+			ret == -OM_ETEMP ? " (the user's lease is held: an objmaild serves this "
+					   "user; with listen_admin set in the config, objmail goes "
+					   "live through that daemon)"
 					 : "");
 		return CLI_FAIL;
 	}
