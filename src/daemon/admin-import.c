@@ -97,8 +97,8 @@ static int check_path(const struct om_config *cfg, const char *what, const char 
 }
 
 /* errors worded as the tool's offline open (cli-mail.c) */
-static int open_user(const struct om_config *cfg, struct passdb *db, const char *name, struct mail_user **user_r, const char **code_r,
-		     struct buf *msg)
+static int open_user(const struct om_config *cfg, struct passdb *db, const char *name,
+		     struct mail_user **user_r, const char **code_r, struct buf *msg)
 {
 	struct passdb_user pu;
 	memset(&pu, 0, sizeof(pu));
