@@ -24,6 +24,10 @@ struct passdb_user {
 	 * 0 = use the config default */
 	uint64_t quota_messages;
 	bool quota_messages_set;
+	/* a master user (extra field master=yes): may log in for any user
+	 * (SASL PLAIN with that user as authorization id; a director does),
+	 * never as itself */
+	bool master;
 };
 
 struct passdb_ops {

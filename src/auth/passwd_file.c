@@ -35,6 +35,7 @@ struct pf_entry {
 	bool quota_set;
 	uint64_t quota_messages;
 	bool quota_messages_set;
+	bool master;
 	unsigned line;
 };
 
@@ -190,6 +191,9 @@ static void parse_extra_fields(struct pf_entry *e, char *extra, const char *path
 				log_warn("%s:%u: user %s: quota_rule '%s' not understood, ignored",
 					 path, e->line, e->user, val);
 			}
+		} else if (strcmp(key, "master") == 0) {
+			e->master = strcmp(val, "yes") == 0 || strcmp(val, "y") == 0 ||
+				    strcmp(val, "1") == 0 || strcmp(val, "true") == 0;
 		} else if (strcmp(key, "home") == 0 && e->home == NULL && val[0] != '\0') {
 			e->home = om_strdup(val);
 		}
@@ -441,6 +445,7 @@ static int pf_lookup(struct passdb *db, const char *user, struct passdb_user *us
 		user_r->quota_set = e->quota_set;
 		user_r->quota_messages = e->quota_messages;
 		user_r->quota_messages_set = e->quota_messages_set;
+		user_r->master = e->master;
 		ret = 0;
 	}
 	pthread_rwlock_unlock(&pf->lock);

@@ -126,24 +126,21 @@ void cmd_enable(struct imap_session *s, struct imap_command *cmd)
 
 /* --- authentication --- */
 
-/* Verify user/password and log in; sets the tagged reply. */
-static void authenticate(struct imap_session *s, const char *user, size_t user_len,
-			 const char *pass, size_t pass_len)
+/* The checks before any password is looked at. false: answered. */
+static bool auth_precheck(struct imap_session *s, const char *user, size_t user_len,
+			  const char *pass, size_t pass_len)
 {
 	struct passdb *db = s->server != NULL ? s->server->passdb : NULL;
-	struct passdb_user pu;
-	char *u, *p;
-	int ret;
 
 	if (user_len == 0 || user_len > MAX_USERNAME || pass_len > MAX_PASSWORD ||
 	    memchr(user, '\0', user_len) != NULL || memchr(pass, '\0', pass_len) != NULL) {
 		imap_cmd_no(s, "[AUTHENTICATIONFAILED] Authentication failed.");
 		imap_session_auth_failed(s);
-		return;
+		return false;
 	}
 	if (db == NULL) {
 		imap_cmd_no(s, "[UNAVAILABLE] Authentication is not available.");
-		return;
+		return false;
 	}
 	if (s->conn != NULL && s->cfg != NULL &&
 	    authlimit_blocked(conn_peer_ip(s->conn), s->cfg->auth_failures_per_ip,
@@ -154,22 +151,51 @@ static void authenticate(struct imap_session *s, const char *user, size_t user_l
 		imap_cmd_no(s, "[UNAVAILABLE] Too many authentication failures from your address, "
 			       "try again later.");
 		s->priv->delay_reply = true;
-		return;
+		return false;
 	}
-	u = om_strndup(user, user_len);
-	p = om_strndup(pass, pass_len);
-	ret = passdb_verify(db, u, p);
+	return true;
+}
+
+/* user's password against the passdb, then its passdb entry into *pu
+ * (caller frees). 0, or the passdb's error. */
+static int auth_verify(struct passdb *db, const char *u, const char *pass, size_t pass_len,
+		       struct passdb_user *pu)
+{
+	char *p = om_strndup(pass, pass_len);
+	int ret = passdb_verify(db, u, p);
 	memset(p, 0, pass_len);
 	free(p);
 	if (ret == 0) {
-		memset(&pu, 0, sizeof(pu));
-		ret = passdb_lookup(db, u, &pu);
-		if (ret == 0) {
-			imap_session_login(s, &pu);
-			passdb_user_free(&pu);
-			free(u);
-			return;
-		}
+		memset(pu, 0, sizeof(*pu));
+		ret = passdb_lookup(db, u, pu);
+	}
+	return ret;
+}
+
+/* Verify user/password and log in; sets the tagged reply. */
+static void authenticate(struct imap_session *s, const char *user, size_t user_len,
+			 const char *pass, size_t pass_len)
+{
+	struct passdb_user pu;
+	char *u;
+	int ret;
+
+	if (!auth_precheck(s, user, user_len, pass, pass_len))
+		return;
+	struct passdb *db = s->server->passdb;
+	u = om_strndup(user, user_len);
+	ret = auth_verify(db, u, pass, pass_len, &pu);
+	if (ret == 0 && pu.master) {
+		/* a master account is a credential for logging in as others,
+		 * not a mailbox */
+		log_info("imap: master user %s may only log in for another user", u);
+		passdb_user_free(&pu);
+		ret = -OM_EAUTH;
+	} else if (ret == 0) {
+		imap_session_login(s, &pu);
+		passdb_user_free(&pu);
+		free(u);
+		return;
 	}
 	if (ret == -OM_EAUTH || ret == -OM_ENOTFOUND || ret == -OM_EINVAL) {
 		log_info("imap: authentication failed for %s from %s", u,
@@ -245,6 +271,66 @@ static bool base64_decode(const char *in, size_t len, struct buf *out)
 	return true;
 }
 
+/* SASL PLAIN with an authorization id other than the authentication id:
+ * master's password, master must be a master user (passdb extra field
+ * master=yes), then the session is target's. */
+static void authenticate_master(struct imap_session *s, const char *target, size_t target_len,
+				const char *master, size_t master_len, const char *pass,
+				size_t pass_len)
+{
+	struct passdb_user mu, tu;
+	int ret;
+
+	if (target_len > MAX_USERNAME) {
+		imap_cmd_no(s, "[AUTHORIZATIONFAILED] Authorization failed.");
+		imap_session_auth_failed(s);
+		return;
+	}
+	if (!auth_precheck(s, master, master_len, pass, pass_len))
+		return;
+	struct passdb *db = s->server->passdb;
+	char *m = om_strndup(master, master_len);
+	char *t = om_strndup(target, target_len);
+	const char *peer = s->conn != NULL ? conn_peer_ip(s->conn) : "-";
+	ret = auth_verify(db, m, pass, pass_len, &mu);
+	if (ret == -OM_EAUTH || ret == -OM_ENOTFOUND || ret == -OM_EINVAL) {
+		log_info("imap: authentication failed for master user %s (for %s) from %s", m, t,
+			 peer);
+		imap_cmd_no(s, "[AUTHENTICATIONFAILED] Authentication failed.");
+		imap_session_auth_failed(s);
+	} else if (ret != 0) {
+		log_warn("imap: passdb error for %s: %s", m, om_strerror(-ret));
+		imap_cmd_no(s, "[UNAVAILABLE] Temporary authentication failure.");
+	} else if (!mu.master) {
+		/* a good password, but no right to be anyone else */
+		log_info("imap: %s from %s may not log in as %s (not a master user)", m, peer, t);
+		imap_cmd_no(s, "[AUTHORIZATIONFAILED] Authorization failed.");
+		imap_session_auth_failed(s);
+		passdb_user_free(&mu);
+	} else {
+		passdb_user_free(&mu);
+		memset(&tu, 0, sizeof(tu));
+		ret = passdb_lookup(db, t, &tu);
+		if (ret == 0 && tu.master) {
+			passdb_user_free(&tu);
+			ret = -OM_ENOTFOUND; /* no mailbox behind a master account */
+		}
+		if (ret == 0) {
+			log_info("imap: master user %s logs in as %s from %s", m, tu.user, peer);
+			imap_session_login(s, &tu);
+			passdb_user_free(&tu);
+		} else if (ret == -OM_ENOTFOUND || ret == -OM_EINVAL) {
+			log_info("imap: master user %s: no user %s", m, t);
+			imap_cmd_no(s, "[AUTHORIZATIONFAILED] Authorization failed.");
+		} else {
+			log_warn("imap: passdb error for %s: %s", t, om_strerror(-ret));
+			imap_cmd_no(s, "[UNAVAILABLE] Temporary authentication failure.");
+		}
+	}
+	free(m);
+	free(t);
+}
+
 /* SASL PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd */
 static void auth_plain(struct imap_session *s, const char *b64, size_t len)
 {
@@ -268,9 +354,9 @@ static void auth_plain(struct imap_session *s, const char *b64, size_t len)
 		pass = nul2 + 1;
 		size_t zlen = (size_t)(nul1 - authzid), clen = (size_t)(nul2 - authcid);
 		if (zlen != 0 && (zlen != clen || memcmp(authzid, authcid, clen) != 0)) {
-			/* no master users: one may only act as oneself */
-			imap_cmd_no(s, "[AUTHORIZATIONFAILED] Authorization failed.");
-			imap_session_auth_failed(s);
+			/* acting as another user: only a master user may */
+			authenticate_master(s, authzid, zlen, authcid, clen, pass,
+					    (size_t)(end - pass));
 		} else {
 			authenticate(s, authcid, clen, pass, (size_t)(end - pass));
 		}
