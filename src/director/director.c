@@ -321,6 +321,12 @@ int director_start(const struct om_config *cfg, char **error_r)
 		*error_r = om_strdup("director_auth = local needs passdb");
 		return -1;
 	}
+	if (cfg->director_master_user != NULL && cfg->director_master_user[0] != '\0' &&
+	    strcmp(cfg->director_auth, "local") != 0) {
+		/* nobody would check the user's password */
+		*error_r = om_strdup("director_master_user needs director_auth = local");
+		return -1;
+	}
 	if (cfg->objstore != NULL && cfg->objstore[0] != '\0') {
 		char *err = NULL;
 		int r = objstore_open(cfg->objstore, &D.store, &err);

@@ -438,6 +438,16 @@ static void login_job_run(void *arg)
 		fd = -1;
 		buf_append(&j->reply, rbuf.data, rbuf.len); /* anything after the tagged line */
 		log_info("director: %s logged in via backend %s", user, id);
+	} else if (mu != NULL && mu[0] != '\0') {
+		/* the client's own password was fine (or not ours to check): a
+		 * refused master login is the operator's to fix, and not worth
+		 * a failed-login delay for the user */
+		buf_reset(&j->reply);
+		buf_printf(&j->reply, "%s NO [UNAVAILABLE] Backend login failed, try again later\r\n",
+			   j->tag);
+		log_error("director: backend %s refused master user %s for %s: %s (check "
+			  "director_master_user/director_master_password and the backend's passdb)",
+			  id, mu, user, buf_cstr(&line) + 3);
 	} else {
 		j->auth_failed = strstr(buf_cstr(&line), "AUTHENTICATIONFAILED") != NULL;
 		log_info("director: backend %s refused %s: %s", id, user, buf_cstr(&line) + 3);

@@ -508,3 +508,107 @@ def test_lmtp_health_is_its_own(env):
         imap.close()
         if lmtp:
             lmtp.close()
+
+
+# --- logging in to the backend as a master user ------------------------------
+
+
+def plain_ir(authz, authc, pw):
+    return base64.b64encode(b"%s\0%s\0%s" % (authz.encode(), authc.encode(),
+                                              pw.encode())).decode()
+
+
+def test_backend_master_user(env):
+    """The backend side: SASL PLAIN with an authorization id logs a master
+    user (passdb extra field master=yes) in as that user; nobody else may act
+    as another user, and the master account is no mailbox of its own."""
+    b, d, m, w = env
+    with omtest.RawImap(b.ports["imap"]) as r:
+        un, tagged = r.cmd("AUTHENTICATE PLAIN " + plain_ir("p20", MASTER, MASTER_PW))
+        assert tagged.startswith(b"T001 OK"), tagged
+        r.ok("SELECT INBOX")
+        r.append("INBOX", b"Subject: via master\r\n\r\nx\r\n")
+    with omtest.RawImap(b.ports["imap"]) as r:
+        r.login("p20", "pw-p20")
+        r.ok("SELECT INBOX")
+        un, _ = r.ok("SEARCH SUBJECT \"via master\"")
+        assert len(un[-1].split()) == 3, un  # the user's own mailbox
+    assert "master user %s logs in as p20" % MASTER in b.read_log()
+    bad = [
+        plain_ir("p20", MASTER, "wrong"),        # wrong master password
+        plain_ir("p20", "p21", "pw-p21"),        # not a master user
+        plain_ir("nosuchuser", MASTER, MASTER_PW),
+        plain_ir(MASTER, MASTER, MASTER_PW),     # the master account itself
+        plain_ir("", MASTER, MASTER_PW),
+    ]
+    for ir in bad:
+        with omtest.RawImap(b.ports["imap"]) as r:
+            un, tagged = r.cmd("AUTHENTICATE PLAIN " + ir)
+            assert tagged.startswith(b"T001 NO ["), (ir, tagged)
+            r.ok("NOOP")  # a clean failure: the connection goes on
+    with omtest.RawImap(b.ports["imap"]) as r:
+        un, tagged = r.cmd("LOGIN %s %s" % (MASTER, MASTER_PW))
+        assert tagged.startswith(b"T001 NO [AUTHENTICATIONFAILED]"), tagged
+
+
+def test_director_logs_in_as_master_user(env):
+    b, d, m, w = env
+    user = "p21"
+    subject = "master-%d" % int(time.time() * 1000)
+    with login(m, user) as r:
+        r.ok("SELECT INBOX")
+        r.append("INBOX", ("Subject: %s\r\n\r\nx\r\n" % subject).encode())
+        un, _ = r.ok("SEARCH SUBJECT %s" % subject)
+        assert len(un[-1].split()) == 3, un
+    # it is the user's session at the backend: the mail is in their INBOX
+    with omtest.RawImap(b.ports["imap"]) as r:
+        r.login(user, "pw-" + user)
+        r.ok("SELECT INBOX")
+        un, _ = r.ok("SEARCH SUBJECT %s" % subject)
+        assert len(un[-1].split()) == 3, un
+    log = b.read_log()
+    assert "master user %s logs in as %s" % (MASTER, user) in log, log[-2000:]
+    # the director checked the user's password itself
+    with omtest.RawImap(m.ports["imap"]) as r:
+        un, tagged = r.cmd("LOGIN %s wrong" % user)
+        assert tagged.startswith(b"T001 NO [AUTHENTICATIONFAILED]"), tagged
+        r.ok("LOGIN %s pw-%s" % (user, user))
+        r.ok("SELECT INBOX")
+    # AUTHENTICATE PLAIN at the director, too
+    with omtest.RawImap(m.ports["imap"]) as r:
+        un, tagged = r.cmd("AUTHENTICATE PLAIN " + plain_ir("", user, "pw-" + user))
+        assert tagged.startswith(b"T001 OK"), tagged
+        r.ok("SELECT INBOX")
+
+
+def test_director_wrong_master_password(env):
+    """A director with a wrong master password: the user's password is good,
+    the backend refuses the master login. The client gets a clean NO
+    [UNAVAILABLE] and may go on; the backend is not marked down; the director
+    logs what to fix."""
+    b, d, m, w = env
+    user = "p22"
+    for _ in range(2):
+        with omtest.RawImap(w.ports["imap"]) as r:
+            un, tagged = r.cmd("LOGIN %s pw-%s" % (user, user))
+            assert tagged.startswith(b"T001 NO [UNAVAILABLE]"), tagged
+            r.ok("NOOP")
+            r.ok("CAPABILITY")
+    log = w.read_log()
+    assert "refused master user %s for %s" % (MASTER, user) in log, log[-2000:]
+    assert "DOWN" not in log, log[-2000:]
+    assert "authentication failed for master user %s" % MASTER in b.read_log()
+
+
+def test_master_user_needs_local_auth():
+    d = omtest.Objmaild(users=users(), pool=0, listeners=("imap",), conf={
+        "role": "director", "mail_location": "", "director_auth": "passthrough",
+        "director_backends": "127.0.0.1:1/2",
+        "director_master_user": MASTER, "director_master_password": MASTER_PW})
+    try:
+        with pytest.raises(RuntimeError) as e:
+            d.start(timeout=10)
+        assert "director_master_user needs director_auth = local" in str(e.value)
+    finally:
+        d.kill()
+        d.cleanup()
