@@ -144,7 +144,10 @@ def imap_state(port, user, pw, box):
         r.close()
 
 
-def test_dovecot_maildir_into_obox_mbsync_has_nothing_to_do(dovecot, make_server):
+@pytest.mark.parametrize("mode", ["offline", "live"])
+def test_dovecot_maildir_into_obox_mbsync_has_nothing_to_do(dovecot, make_server, mode):
+    """offline: imported before objmaild starts; live: through the running
+    daemon's admin socket (the import request runs inside objmaild)."""
     user, pw = "mig", USERS["mig"]
     fill_dovecot(dovecot, user)
     local = os.path.join(dovecot.base, "local")
@@ -158,15 +161,23 @@ def test_dovecot_maildir_into_obox_mbsync_has_nothing_to_do(dovecot, make_server
     local_before = tree(local)
     dovecot.stop()
 
-    # the move: objmail on obox (a file: object store), Maildir imported offline
+    # the move: objmail on obox (a file: object store), the Maildir imported
     base = omtest.make_tempdir()
     om = make_server(start=False, storage="obox-file", users=USERS, pool=0, base=base,
                      conf={"listen_admin": "unix:" + os.path.join(base, "admin")})
     om.write_files()
-    res = ojs(om, "import", "maildir", dovecot.maildir(user), user)
+    if mode == "live":
+        om.start()
+    p = objmail(om, "import", "maildir", dovecot.maildir(user), user, "--json")
+    res = json.loads(p.stdout.decode())
     assert res["messages"] == 11 + 5 + 3
     assert res["uids_kept"] >= 3
-    om.start()
+    assert "import maildir: 19/19 done" in p.stderr.decode()
+    if mode == "offline":
+        om.start()
+    else:
+        assert "admin: import maildir %s: %d mailboxes, 19 messages" % (user, res["mailboxes"]) \
+            in om.read_log()
     after = {b: imap_state(om.ports["imap"], user, pw, b) for b in before}
     for b in before:
         assert after[b][0] == before[b][0], "UIDVALIDITY of %s changed" % b
