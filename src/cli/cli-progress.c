@@ -52,7 +52,8 @@ struct cli_progress *cli_progress_new(const char *what, unsigned long long total
 	p->sink = thread_sink;
 	p->sink_ctx = thread_sink_ctx;
 	p->tty = p->sink == NULL && isatty(STDERR_FILENO) && getenv("OBJMAIL_NO_BAR") == NULL;
-	p->last = time(NULL);
+	/* a sink hears of the first message at once (the tool shows the bar) */
+	p->last = p->sink != NULL ? 0 : time(NULL);
 	return p;
 }
 
