@@ -180,7 +180,13 @@ static void pump(struct sdir *d)
 			if (d->pp.rd < 0 && pipe_get(&d->pp) != 0) {
 				/* out of descriptors: try again soon, the pool refills as
 				 * other relays go idle */
-				log_warn("director: no pipe for a relay: %s", strerror(errno));
+				static __thread int64_t warned_ms;
+				int64_t now = now_ms();
+				if (now - warned_ms >= 10000) {
+					warned_ms = now;
+					log_warn("director: no pipe for a relay (%s): waiting",
+						 strerror(errno));
+				}
 				ev_set(d->rev, &d->rev_on, false);
 				timer_arm(r, PIPE_RETRY_MS);
 				return;

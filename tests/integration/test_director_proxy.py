@@ -90,18 +90,18 @@ def env():
     b = omtest.Objmaild(users=bus, pool=0)
     b.start()
     spec = "127.0.0.1:%d/%d" % (b.ports["imap"], b.ports["lmtp"])
-    d = omtest.Objmaild(users=us, pool=0, tls=True, conf={
+    d = omtest.Objmaild(storage="maildir", users=us, pool=0, tls=True, conf={
         "role": "director", "mail_location": "", "director_backends": spec,
         "director_probe_interval": "1s", "listen_metrics": "127.0.0.1:0"})
     d.start()
     # the same, logging in to the backend as the master user
-    m = omtest.Objmaild(users=us, pool=0, conf={
+    m = omtest.Objmaild(storage="maildir", users=us, pool=0, conf={
         "role": "director", "mail_location": "", "director_backends": spec,
         "director_probe_interval": "1s", "listen_metrics": "127.0.0.1:0",
         "director_master_user": MASTER, "director_master_password": MASTER_PW})
     m.start()
     # a wrong master password
-    w = omtest.Objmaild(users=us, pool=0, listeners=("imap",), conf={
+    w = omtest.Objmaild(storage="maildir", users=us, pool=0, listeners=("imap",), conf={
         "role": "director", "mail_location": "", "director_backends": spec,
         "director_probe_interval": "1s",
         "director_master_user": MASTER, "director_master_password": "wrong"})
@@ -291,7 +291,7 @@ def fake_director(fake, extra=None):
             "director_backends": "127.0.0.1:%d/%d" % (fake.port, omtest.free_port()),
             "director_probe_interval": "1s", "listen_metrics": "127.0.0.1:0"}
     conf.update(extra or {})
-    d = omtest.Objmaild(users=users(), pool=0, listeners=("imap",), conf=conf)
+    d = omtest.Objmaild(storage="maildir", users=users(), pool=0, listeners=("imap",), conf=conf)
     d.start()
     return d
 
@@ -460,7 +460,7 @@ def test_lmtp_health_is_its_own(env):
     live = "127.0.0.1:%d" % b.ports["imap"]
     half = "127.0.0.1:%d" % imap.port
     spec = "%s/%d, %s/%d" % (live, b.ports["lmtp"], half, lmtp_port)
-    d = omtest.Objmaild(users=users(), pool=0, conf={
+    d = omtest.Objmaild(storage="maildir", users=users(), pool=0, conf={
         "role": "director", "mail_location": "", "director_backends": spec,
         "director_probe_interval": "1s", "listen_metrics": "127.0.0.1:0"})
     d.conf["listen_admin"] = "unix:" + os.path.join(d.base, "admin.sock")
@@ -601,7 +601,7 @@ def test_director_wrong_master_password(env):
 
 
 def test_master_user_needs_local_auth():
-    d = omtest.Objmaild(users=users(), pool=0, listeners=("imap",), conf={
+    d = omtest.Objmaild(storage="maildir", users=users(), pool=0, listeners=("imap",), conf={
         "role": "director", "mail_location": "", "director_auth": "passthrough",
         "director_backends": "127.0.0.1:1/2",
         "director_master_user": MASTER, "director_master_password": MASTER_PW})
