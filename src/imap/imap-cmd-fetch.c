@@ -590,18 +590,11 @@ static int send_vanished_earlier(struct imap_session *s, const char *set, uint64
 	size_t n_ranges = 0;
 	if (!imap_seqset_parse(set, &ranges, &n_ranges))
 		return 0; /* resolving the set already accepted it: "$" */
-	uint32_t *uids = NULL;
+	uint32_t *uids = NULL, forgot_max = 0;
 	size_t n = 0;
-	int ret = mailbox_vanished_since(s->box, modseq, &uids, &n);
-	if (ret == 0) {
-		uint32_t star = s->view.uidnext > 0 ? s->view.uidnext - 1 : 0;
-		n = imap_uids_in_ranges(uids, n, ranges, n_ranges, star);
-		size_t w = 0;
-		for (size_t i = 0; i < n; i++)
-			if (imap_view_find_uid(s, uids[i]) < 0)
-				uids[w++] = uids[i];
-		imap_send_vanished(s, true, uids, w);
-	}
+	int ret = mailbox_vanished(s->box, modseq, &uids, &n, &forgot_max);
+	if (ret == 0)
+		imap_send_vanished_earlier(s, uids, n, forgot_max, ranges, n_ranges);
 	free(uids);
 	free(ranges);
 	return ret;

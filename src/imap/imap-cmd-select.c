@@ -99,15 +99,13 @@ static int qresync_report(struct imap_session *s, const struct qresync_param *q)
 	const struct imap_view *v = &s->view;
 	if (q->uidvalidity != v->uidvalidity)
 		return 0; /* the client's cache is void: a plain SELECT */
-	uint32_t *uids = NULL;
+	uint32_t *uids = NULL, forgot_max = 0;
 	size_t n = 0;
-	int ret = mailbox_vanished_since(s->box, q->modseq, &uids, &n);
+	int ret = mailbox_vanished(s->box, q->modseq, &uids, &n, &forgot_max);
 	if (ret < 0)
 		return ret;
-	uint32_t star = v->uidnext > 0 ? v->uidnext - 1 : 0;
-	if (q->known != NULL)
-		n = imap_uids_in_ranges(uids, n, q->known, q->n_known, star);
-	imap_send_vanished(s, true, uids, n);
+	imap_send_vanished_earlier(s, uids, n, forgot_max, q->known,
+				   q->known != NULL ? q->n_known : 0);
 	free(uids);
 
 	struct buf line = BUF_INIT;

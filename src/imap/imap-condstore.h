@@ -25,6 +25,14 @@ bool imap_parse_modseq(const char *s, bool zero_ok, uint64_t *modseq_r);
 void imap_condstore_enable(struct imap_session *s);
 /* "* VANISHED [(EARLIER) ]uids" (nothing for n == 0). */
 void imap_send_vanished(struct imap_session *s, bool earlier, const uint32_t *uids, size_t n);
+/* "* VANISHED (EARLIER) set" for what vanished since a modseq: uids[]
+ * (sorted, from mailbox_vanished) plus, when forgot_max > 0, every UID up
+ * to forgot_max (the index forgot those expunges); only UIDs the view
+ * doesn't hold, and within `ranges` when n_ranges > 0 ('*' = the view's
+ * last UID). Written as ranges: the forgotten part may span millions. */
+void imap_send_vanished_earlier(struct imap_session *s, const uint32_t *uids, size_t n,
+				uint32_t forgot_max, const struct seq_range *ranges,
+				size_t n_ranges);
 /* uids[] (sorted) that fall in the UID set `ranges` ('*' = star), in place;
  * returns the new count. */
 size_t imap_uids_in_ranges(uint32_t *uids, size_t n, const struct seq_range *ranges,

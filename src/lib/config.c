@@ -95,6 +95,7 @@ static const struct cfg_key cfg_keys[] = {
 	KR(auth_failures_per_ip, CFG_UINT, 0, 1000000),
 	K(auth_failure_window, CFG_DURATION),
 	KR(max_mailboxes, CFG_UINT, 0, 100000000),
+	KR(index_expunge_history, CFG_UINT, 10, 100000000),
 };
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
@@ -159,6 +160,7 @@ void config_defaults(struct om_config *cfg)
 	cfg->auth_failures_per_ip = 100;
 	cfg->auth_failure_window = 300;
 	cfg->max_mailboxes = 10000;
+	cfg->index_expunge_history = 10000;
 	cfg->director_probe_interval = 2;
 	cfg->director_drain_grace = 30;
 	free(cfg->director_auth);

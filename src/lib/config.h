@@ -59,6 +59,7 @@ struct om_config {
 					   further attempts are refused; 0 = off, default 100 */
 	unsigned auth_failure_window;   /* seconds, default 5m */
 	unsigned max_mailboxes;         /* per user, 0 = unlimited, default 10000 */
+	unsigned index_expunge_history; /* expunges remembered per mailbox (QRESYNC) */
 
 	/* director (doc/director.md) */
 	unsigned director_probe_interval; /* seconds between backend probes, default 2 */

@@ -35,7 +35,16 @@ struct om_index {
 	char *path;
 	struct stmt_slot stmts[STMT_CACHE_SIZE];
 	unsigned stmt_evict;      /* round-robin victim */
+	unsigned expunges;        /* recorded since the last look at the table's size */
 };
+
+/* Expunges remembered per mailbox (QRESYNC); see index_set_expunge_history. */
+static _Atomic unsigned g_expunge_history = INDEX_EXPUNGE_HISTORY_DEFAULT;
+
+void index_set_expunge_history(unsigned n)
+{
+	g_expunge_history = n < INDEX_EXPUNGE_HISTORY_MIN ? INDEX_EXPUNGE_HISTORY_MIN : n;
+}
 
 static const char *const schema_sql =
 	"CREATE TABLE IF NOT EXISTS mailboxes ("
@@ -57,6 +66,10 @@ static const char *const schema_sql =
 	"CREATE TABLE IF NOT EXISTS expunged ("
 	" mailbox_id INTEGER NOT NULL, uid INTEGER NOT NULL, modseq INTEGER NOT NULL,"
 	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+	/* what the pruned expunges of a mailbox covered: modseqs up to modseq,
+	 * UIDs up to max_uid */
+	"CREATE TABLE IF NOT EXISTS expunged_floor ("
+	" mailbox_id INTEGER PRIMARY KEY, modseq INTEGER NOT NULL, max_uid INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS subscriptions (name TEXT PRIMARY KEY);"
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS pending_deletes (guid TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);";
@@ -406,6 +419,7 @@ int index_mailbox_delete(struct om_index *idx, int64_t id)
 		"DELETE FROM keywords WHERE mailbox_id = ?",
 		"DELETE FROM cache WHERE mailbox_id = ?",
 		"DELETE FROM expunged WHERE mailbox_id = ?",
+		"DELETE FROM expunged_floor WHERE mailbox_id = ?",
 		"DELETE FROM mailboxes WHERE id = ?",
 	};
 	for (size_t i = 0; i < sizeof(sqls) / sizeof(sqls[0]); i++) {
@@ -649,6 +663,8 @@ static int exec_id_uid(struct om_index *idx, const char *sql, int64_t id, uint32
 	return step_done(idx, st);
 }
 
+static int expunged_prune(struct om_index *idx, int64_t mailbox_id);
+
 int index_msg_expunge(struct om_index *idx, int64_t mailbox_id, uint32_t uid, uint64_t modseq)
 {
 	int ret = exec_id_uid(idx, "DELETE FROM messages WHERE mailbox_id = ? AND uid = ?", mailbox_id, uid);
@@ -663,7 +679,95 @@ int index_msg_expunge(struct om_index *idx, int64_t mailbox_id, uint32_t uid, ui
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid);
 	sqlite3_bind_int64(st, 3, (int64_t)modseq);
-	return step_done(idx, st);
+	ret = step_done(idx, st);
+	/* look at the table's size now and then, not at every expunge */
+	if (ret == 0 && ++idx->expunges >= INDEX_EXPUNGE_PRUNE_EVERY) {
+		idx->expunges = 0;
+		ret = expunged_prune(idx, mailbox_id);
+	}
+	return ret;
+}
+
+/* One integer from a query with the mailbox id as parameter 1 and an
+ * optional second parameter; *v_r = dflt when there is no row or NULL. */
+static int query_int(struct om_index *idx, const char *sql, int64_t mailbox_id, int64_t arg2,
+		     bool has_arg2, int64_t dflt, int64_t *v_r)
+{
+	sqlite3_stmt *st;
+	int ret = prep(idx, sql, &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	if (has_arg2)
+		sqlite3_bind_int64(st, 2, arg2);
+	int rc = sqlite3_step(st);
+	*v_r = dflt;
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+			*v_r = sqlite3_column_int64(st, 0);
+	} else if (rc != SQLITE_DONE) {
+		ret = db_err(idx, "expunged query");
+	}
+	unprep(idx, st);
+	return ret;
+}
+
+int index_expunged_floor(struct om_index *idx, int64_t mailbox_id, uint64_t *modseq_r,
+			 uint32_t *max_uid_r)
+{
+	int64_t m, u;
+	int ret = query_int(idx, "SELECT modseq FROM expunged_floor WHERE mailbox_id = ?",
+			    mailbox_id, 0, false, 0, &m);
+	if (ret == 0)
+		ret = query_int(idx, "SELECT max_uid FROM expunged_floor WHERE mailbox_id = ?",
+				mailbox_id, 0, false, 0, &u);
+	*modseq_r = ret == 0 ? (uint64_t)m : 0;
+	*max_uid_r = ret == 0 ? (uint32_t)u : 0;
+	return ret;
+}
+
+/* Keep the newest g_expunge_history expunges of the mailbox; the floor row
+ * records what the forgotten ones covered. Runs in the caller's
+ * transaction. Hysteresis: prunes only past 1.5x, down to 1x. */
+static int expunged_prune(struct om_index *idx, int64_t mailbox_id)
+{
+	unsigned keep = g_expunge_history;
+	int64_t count, cutoff, max_uid;
+	int ret = query_int(idx, "SELECT COUNT(*) FROM expunged WHERE mailbox_id = ?", mailbox_id,
+			    0, false, 0, &count);
+	if (ret < 0 || count <= (int64_t)keep + keep / 2)
+		return ret;
+	/* records at or below the modseq of the keep+1-th newest go */
+	ret = query_int(idx, "SELECT modseq FROM expunged WHERE mailbox_id = ?"
+			" ORDER BY modseq DESC LIMIT 1 OFFSET ?", mailbox_id, keep, true, 0, &cutoff);
+	if (ret == 0)
+		ret = query_int(idx, "SELECT MAX(uid) FROM expunged WHERE mailbox_id = ? AND modseq <= ?",
+				mailbox_id, cutoff, true, 0, &max_uid);
+	if (ret < 0 || cutoff <= 0)
+		return ret;
+	sqlite3_stmt *st;
+	ret = prep(idx, "INSERT INTO expunged_floor (mailbox_id, modseq, max_uid) VALUES (?,?,?)"
+		   " ON CONFLICT(mailbox_id) DO UPDATE SET"
+		   " modseq = MAX(modseq, excluded.modseq), max_uid = MAX(max_uid, excluded.max_uid)",
+		   &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, cutoff);
+	sqlite3_bind_int64(st, 3, max_uid);
+	ret = step_done(idx, st);
+	if (ret < 0)
+		return ret;
+	ret = prep(idx, "DELETE FROM expunged WHERE mailbox_id = ? AND modseq <= ?", &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, cutoff);
+	ret = step_done(idx, st);
+	if (ret == 0)
+		log_debug("index %s: mailbox %lld: forgot expunges up to modseq %lld (UID %lld)",
+			  idx->path, (long long)mailbox_id, (long long)cutoff, (long long)max_uid);
+	return ret;
 }
 
 /* --- keywords --- */
@@ -928,6 +1032,14 @@ int index_expunged_has(struct om_index *idx, int64_t mailbox_id, uint32_t uid, b
 		ret = db_err(idx, "expunged lookup");
 	}
 	unprep(idx, st);
+	if (ret == 0 && !*has_r) {
+		/* forgotten expunges: any UID up to the floor may have been used */
+		uint64_t fm;
+		uint32_t fu;
+		ret = index_expunged_floor(idx, mailbox_id, &fm, &fu);
+		if (ret == 0 && uid <= fu)
+			*has_r = true;
+	}
 	return ret;
 }
 

@@ -111,7 +111,20 @@ int index_pending_delete_list(struct om_index *idx, uint64_t max_seq, char ***gu
 /* Every GUID of a message row or a pending delete, sorted (strcmp). */
 int index_known_guids(struct om_index *idx, char ***guids_r, size_t *n_r);
 int index_mailbox_get_by_guid(struct om_index *idx, const char *guid, struct index_mailbox *mb_r);
+/* Whether uid was expunged from the mailbox (or may have been: at or below
+ * the floor of forgotten expunges) -- such a UID is never given again. */
 int index_expunged_has(struct om_index *idx, int64_t mailbox_id, uint32_t uid, bool *has_r);
+/* The index keeps the newest `n` expunges of each mailbox (default
+ * INDEX_EXPUNGE_HISTORY_DEFAULT, config index_expunge_history) and forgets
+ * older ones, so an index doesn't grow with every mail ever deleted. */
+#define INDEX_EXPUNGE_HISTORY_DEFAULT 10000
+#define INDEX_EXPUNGE_HISTORY_MIN 10
+#define INDEX_EXPUNGE_PRUNE_EVERY 64    /* expunges between size checks */
+void index_set_expunge_history(unsigned n);
+/* What the forgotten expunges covered: modseqs up to *modseq_r, UIDs up to
+ * *max_uid_r (both 0: nothing forgotten). */
+int index_expunged_floor(struct om_index *idx, int64_t mailbox_id, uint64_t *modseq_r,
+			 uint32_t *max_uid_r);
 /* UIDs expunged from the mailbox at a modseq above `modseq`, ascending
  * (QRESYNC's VANISHED). Free *uids_r. */
 int index_expunged_since(struct om_index *idx, int64_t mailbox_id, uint64_t modseq,

@@ -457,6 +457,27 @@ int mailbox_vanished_since(struct mailbox *box, uint64_t modseq, uint32_t **uids
 	return ret;
 }
 
+int mailbox_vanished(struct mailbox *box, uint64_t modseq, uint32_t **uids_r, size_t *n_r,
+		     uint32_t *forgot_max_r)
+{
+	*forgot_max_r = 0;
+	mail_user_lock(box->user);
+	int ret = index_expunged_since(box->user->index, box->id, modseq, uids_r, n_r);
+	uint64_t floor_modseq = 0;
+	uint32_t floor_uid = 0;
+	if (ret == 0)
+		ret = index_expunged_floor(box->user->index, box->id, &floor_modseq, &floor_uid);
+	mail_user_unlock(box->user);
+	if (ret == 0 && modseq < floor_modseq)
+		*forgot_max_r = floor_uid;
+	if (ret < 0) {
+		free(*uids_r);
+		*uids_r = NULL;
+		*n_r = 0;
+	}
+	return ret;
+}
+
 /* Expunge uids from mb (user locked, inside a transaction). */
 static int expunge_locked(struct mail_user *user, struct index_mailbox *mb,
 			  const uint32_t *uids, size_t n_uids, bool *changed_r)

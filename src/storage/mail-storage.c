@@ -163,6 +163,7 @@ int mail_user_open(const struct om_config *cfg, const char *username,
 								    : cfg->quota_messages;
 	user->max_size = cfg->mail_max_size;
 	user->max_mailboxes = cfg->max_mailboxes;
+	index_set_expunge_history(cfg->index_expunge_history);
 	pthread_mutex_init(&user->lock, NULL);
 	pthread_mutex_init(&user->watch_lock, NULL);
 	pthread_cond_init(&user->watch_cond, NULL);

@@ -198,6 +198,12 @@ int mailbox_store_unchanged(struct mailbox *box, const uint32_t *uids, size_t n_
  * (QRESYNC VANISHED (EARLIER)); as far back as the index remembers.
  * Free *uids_r. */
 int mailbox_vanished_since(struct mailbox *box, uint64_t modseq, uint32_t **uids_r, size_t *n_r);
+/* The same, and *forgot_max_r > 0 when modseq is older than the oldest
+ * expunge the index still remembers (index_expunge_history): then every
+ * UID up to *forgot_max_r that is not in the mailbox may have vanished
+ * since modseq as well (RFC 7162 lets VANISHED (EARLIER) name more). */
+int mailbox_vanished(struct mailbox *box, uint64_t modseq, uint32_t **uids_r, size_t *n_r,
+		     uint32_t *forgot_max_r);
 /* Remove the given UIDs (the caller picked the \Deleted ones). */
 int mailbox_expunge(struct mailbox *box, const uint32_t *uids, size_t n_uids);
 /* Copy (or move) UIDs to mailbox dest of the same user. On success, for each

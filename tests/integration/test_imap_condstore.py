@@ -4,6 +4,7 @@ STORE (UNCHANGEDSINCE) with [MODIFIED], SEARCH MODSEQ, ENABLE QRESYNC,
 SELECT (QRESYNC ...) with VANISHED (EARLIER), VANISHED for expunges,
 UID FETCH (CHANGEDSINCE .. VANISHED) and [CLOSED]."""
 
+import os
 import re
 
 import pytest
@@ -393,3 +394,61 @@ def test_qresync_move_and_idle(srv, mbox):
     r.send("DONE\r\n")
     r.collect("I1")
     assert vanished(seen, earlier=False) == {4}, seen
+
+
+def vanished_text(untagged):
+    """The set of the one VANISHED (EARLIER) response, as sent."""
+    v = [x for x in untagged if x.startswith(b"* VANISHED (EARLIER) ")]
+    assert len(v) <= 1, untagged
+    return v[0].split(b" ", 3)[3].decode() if v else ""
+
+
+def test_qresync_after_expunges_were_forgotten(make_server):
+    """The index keeps only the newest index_expunge_history expunges of a
+    mailbox. A client resyncing from before the forgotten ones gets every
+    UID up to the forgotten range that is gone (RFC 7162 allows naming
+    more), written as ranges; a client from after gets the exact list."""
+    srv = make_server(conf={"index_expunge_history": "10"})
+    user = srv.take_user()
+    with srv.raw(login=user) as r:
+        for i in range(200):
+            r.append("INBOX", messages.simple("m %d" % i))
+        r.ok("ENABLE QRESYNC")
+        r.ok("SELECT INBOX")
+        r.ok("UID STORE 1:5 +FLAGS.SILENT (\\Deleted)")
+        r.ok("UID EXPUNGE 1:5")   # before the client's modseq
+        u, _ = r.ok("SELECT INBOX")
+        m0 = highestmodseq(u)
+        uidvalidity = int(resp_code([x for x in u if b"UIDVALIDITY" in x][0], "UIDVALIDITY"))
+        # 145 more in batches: pruning runs every 64 recorded expunges
+        for lo, hi in ((6, 50), (51, 100), (101, 150)):
+            r.ok("UID STORE %d:%d +FLAGS.SILENT (\\Deleted)" % (lo, hi))
+            r.ok("UID EXPUNGE %d:%d" % (lo, hi))
+        m1 = highestmodseq(r.ok("NOOP")[0] + r.ok("EXAMINE INBOX")[0])
+        r.ok("SELECT INBOX")
+        r.ok("UID STORE 151,160 +FLAGS.SILENT (\\Deleted)")
+        r.ok("UID EXPUNGE 151,160")
+        r.ok("UNSELECT")
+
+        # 1:5 went before m0: named again, as the index can't tell them apart
+        u, _ = r.ok("SELECT INBOX (QRESYNC (%d %d))" % (uidvalidity, m0))
+        assert vanished_text(u) == "1:151,160", u
+        u, _ = r.ok("SELECT INBOX (QRESYNC (%d %d 1:10,140:155,190:*))" % (uidvalidity, m0))
+        assert vanished_text(u) == "1:10,140:151", u
+        # from after the forgotten ones: exactly what was expunged since
+        u, _ = r.ok("SELECT INBOX (QRESYNC (%d %d))" % (uidvalidity, m1))
+        assert vanished_text(u) == "151,160", u
+        u, _ = r.ok("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)" % m0)
+        assert vanished_text(u) == "1:151,160", u
+        # still 48 messages, and a new one gets a new UID
+        r.append("INBOX", messages.simple("after"))
+        u, _ = r.ok("UID SEARCH ALL")
+        uids = [int(x) for x in u[0].split()[2:]]
+        assert len(uids) == 49 and uids[-1] == 201, u
+    if srv.storage == "maildir":
+        import sqlite3
+        db = sqlite3.connect(os.path.join(srv.maildir(user), "objmail-index.sqlite"))
+        n = db.execute("SELECT COUNT(*) FROM expunged").fetchone()[0]
+        floor = db.execute("SELECT modseq, max_uid FROM expunged_floor").fetchall()
+        db.close()
+        assert n <= 15 + 64 and floor and floor[0][1] >= 64, (n, floor)
