@@ -184,3 +184,42 @@ def test_lease_break_off(make_server):
     assert message_ids(rb) == {message(0, "nb")[0]}
     rb.close()
     assert "broke the lease" not in b.read_log()
+
+
+def test_sigterm_holder_not_broken_while_shutting_down(make_server):
+    """A backend stopping gracefully keeps its listening sockets (not
+    accepting) until it released its leases: until then a connect to its
+    address succeeds, so nobody breaks a lease it may still write under.
+    A's lock calls are slowed (1.5 s) to widen that window."""
+    a = make_server(start=False)
+    shared = a.conf["objstore"]
+    a.conf["objstore"] = "faulty:rate=0,delay=1500ms,ops=lock:" + shared
+    a.start()
+    b = make_server(start=False, conf={"listen_metrics": "127.0.0.1:0"})
+    b.conf["objstore"] = shared
+    b.start()
+    user = "u06"
+    assert a.deliver(user + "@example.com", message(0, "st")[1])[0][0] == 250
+    ra = a.raw(login=user)
+    ra.ok("SELECT INBOX")
+    ra.ok("STORE 1 +FLAGS (\\Flagged)")
+    a.proc.send_signal(signal.SIGTERM)
+    t0 = time.time()
+    rb = None
+    tries = 0
+    while rb is None and time.time() - t0 < 30:
+        rb = try_open(b, user)
+        tries += 1
+        if rb is None:
+            time.sleep(0.1)
+    assert rb is not None, "B never got the user after A stopped"
+    a.proc.wait(30)
+    print("SIGTERM: B opened the user after %d tries, %.1fs" % (tries, time.time() - t0))
+    assert "broke the lease" not in b.read_log(), omtest.log_excerpt(b.read_log())
+    assert metric(b, "objmail_obox_leases_broken_total") == 0
+    # A's final upload is what B serves
+    untagged, _ = rb.ok("FETCH 1 FLAGS")
+    assert b"\\Flagged" in untagged[0]
+    rb.close()
+    ra.close()
+    a.stop(check=True)
