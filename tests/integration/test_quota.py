@@ -128,7 +128,9 @@ def test_lmtp_limit_exact_under_concurrency(srv):
         t.join()
     assert results.count(250) == 5, results
     assert all(c in (250, 552) for c in results), results
-    assert srv.count_files("lmtp") == 5
+    with srv.raw(login="lmtp") as r:
+        u, _ = r.ok("EXAMINE INBOX")
+        assert b"* 5 EXISTS" in u, u
     res = srv.deliver("lmtp@example.com", messages.simple("late"))
     assert res[0][0] == 552 and "5.2.2" in res[0][1]
 
