@@ -612,3 +612,41 @@ def test_master_user_needs_local_auth():
     finally:
         d.kill()
         d.cleanup()
+
+
+def sockets_of(pid):
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+@pytest.mark.xfail(strict=False, reason="src/lib/conn.c conn_eventcb: an EOF merged with a "
+                   "write error into one deferred event is taken for a plain EOF, the error is "
+                   "lost, and a FETCH job waiting in conn_wait_output never ends (fix: handle "
+                   "BEV_EVENT_ERROR before BEV_EVENT_EOF)")
+def test_backend_session_ends_when_client_leaves_mid_fetch(env):
+    """A client leaves in the middle of a big FETCH through the director:
+    the director closes its backend connection, and the backend's session
+    must end too (no socket left behind at the backend)."""
+    b, d, m, w = env
+    user = "p04"
+    body = b"Subject: leave\r\n\r\n" + b"l" * 8 * 1024 * 1024 + b"\r\n"
+    with omtest.RawImap(b.ports["imap"]) as r:
+        r.login(user, "pw-" + user)
+        r.append("INBOX", body)
+    time.sleep(0.5)
+    base = sockets_of(b.proc.pid)
+    for _ in range(4):
+        r = login(d, user)
+        r.ok("EXAMINE INBOX")
+        time.sleep(0.2)
+        r.send(b"F FETCH 1 BODY.PEEK[]\r\n")
+        r.sock.recv(1000)
+        r.sock.close()
+    wait_for(lambda: sockets_of(b.proc.pid) <= base, timeout=10,
+             what="the backend's sessions to end (sockets %d)" % base)
