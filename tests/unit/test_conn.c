@@ -726,11 +726,24 @@ static void test_stop_with_open_conns(void **state)
 	assert_int_equal(server_conn_count(srv), 0);
 	assert_int_equal(atomic_load(&opened_count), atomic_load(&closed_count));
 	assert_int_equal(atomic_load(&close_during_job), 0);
-	/* no longer listening */
+	/* no longer accepting, but the socket stays until server_free (an obox
+	 * backend must not look dead before it released its leases): a
+	 * connect may complete in the kernel, nobody serves it */
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)plain_port) };
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	struct timeval tv = { 0, 200 * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	char c;
+	assert_true(recv(fd, &c, 1, 0) < 0);
+	close(fd);
+	/* after server_free: refused */
+	server_free(srv);
+	srv = NULL;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_int_not_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(errno, ECONNREFUSED);
 	close(fd);
 }
 
