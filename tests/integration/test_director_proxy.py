@@ -90,9 +90,10 @@ def env():
     b = omtest.Objmaild(users=bus, pool=0)
     b.start()
     spec = "127.0.0.1:%d/%d" % (b.ports["imap"], b.ports["lmtp"])
+    # two loop threads: two pipe pools (8 idle pipes each at most)
     d = omtest.Objmaild(storage="maildir", users=us, pool=0, tls=True, conf={
         "role": "director", "mail_location": "", "director_backends": spec,
-        "director_probe_interval": "1s", "listen_metrics": "127.0.0.1:0"})
+        "director_probe_interval": "1s", "listen_metrics": "127.0.0.1:0", "io_threads": "2"})
     d.start()
     # the same, logging in to the backend as the master user
     m = omtest.Objmaild(storage="maildir", users=us, pool=0, conf={
@@ -217,6 +218,32 @@ def test_parallel_pipelined_sessions(env):
     us = ["p%02d" % i for i in range(5, 35)]
     counts = parallel(pipelined_session, [(d, u, 8) for u in us], workers=30)
     assert counts == [8] * len(us)
+
+
+def big_both_ways(args):
+    d, user, body = args
+    with login(d, user) as r:
+        r.ok("SELECT INBOX")
+        r.append("INBOX", body)
+        un, _ = r.ok("FETCH 1:* (BODY.PEEK[])")
+        lits = [literal_of(x) for x in un if b"BODY[]" in x]
+        return [hashlib.sha256(x).hexdigest() for x in lits]
+
+
+def test_many_parallel_transfers(env):
+    """More relays moving bytes at once than the pools keep pipes: every
+    byte arrives; afterwards the idle pipes are back within the pools'
+    bound."""
+    b, d, m, w = env
+    us = ["p%02d" % i for i in range(23, 39)]
+    bodies = {u: b"Subject: par %s\r\n\r\n%s\r\n" % (u.encode(),
+                                                        os.urandom(1536 * 1024).hex().encode())
+              for u in us}
+    hashes = parallel(big_both_ways, [(d, u, bodies[u]) for u in us], workers=16)
+    for u, hs in zip(us, hashes):
+        assert hashlib.sha256(bodies[u]).hexdigest() in hs, u
+    wait_for(lambda: spliced(d) == 0, what="relays to end")
+    assert metrics(d)["objmail_director_splice_pipes"] <= 16
 
 
 class FakeBackend:
