@@ -264,6 +264,7 @@ static int lease_break_dead(struct obox_user *ou, const char *key)
 	const char *addr = owner_split(h.owner, base);
 	const char *why;
 	char whybuf[160];
+	bool addr_probed = false;
 	if (g_dir_lock_fd >= 0 && strcmp(base, g_owner_base) == 0) {
 		/* an earlier process on our cache DIR, with another address */
 		why = "an earlier process of this backend";
@@ -280,12 +281,16 @@ static int lease_break_dead(struct obox_user *ou, const char *key)
 		}
 		snprintf(whybuf, sizeof(whybuf), "nothing listens on %s any more", addr);
 		why = whybuf;
+		addr_probed = true;
 	}
 	ret = objstore_lock_break(obox_store(), key, &h, g_owner, g_lease_ttl);
-	if (ret == 0) {
+	if (ret == 0 && addr_probed) {
 		obox_count(OBOX_C_LEASE_BROKEN, 1);
 		log_warn("obox %s: broke the lease of %s (%s) and took it", ou->user.name, h.owner,
 			 why);
+	} else if (ret == 0) {
+		/* our own restart: as routine as taking back a same-named lease */
+		log_info("obox %s: took back the lease of %s (%s)", ou->user.name, h.owner, why);
 	} else if (ret != -OM_EEXISTS) {
 		log_warn("obox %s: breaking the lease of %s: %s", ou->user.name, h.owner,
 			 om_strerror(ret));
