@@ -284,6 +284,10 @@ static int lease_break_dead(struct obox_user *ou, const char *key)
 		addr_probed = true;
 	}
 	ret = objstore_lock_break(obox_store(), key, &h, g_owner, g_lease_ttl);
+	if (ret == -OM_EEXISTS) {
+		/* that hold went meanwhile (expired, released): maybe free now */
+		return objstore_lock(obox_store(), key, g_owner, g_lease_ttl);
+	}
 	if (ret == 0 && addr_probed) {
 		obox_count(OBOX_C_LEASE_BROKEN, 1);
 		log_warn("obox %s: broke the lease of %s (%s) and took it", ou->user.name, h.owner,
