@@ -227,8 +227,8 @@ static void pump(struct sdir *d)
 					relay_end(r, true);
 					return;
 				}
-				/* the backend takes nothing more: its EOF follows */
-				d->inpipe = 0;
+				/* the backend takes nothing more: its EOF follows (the
+				 * pipe still holds bytes: closed, not pooled) */
 				up_finished(r);
 				return;
 			}
