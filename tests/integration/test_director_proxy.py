@@ -677,3 +677,27 @@ def test_backend_session_ends_when_client_leaves_mid_fetch(env):
         r.sock.close()
     wait_for(lambda: sockets_of(b.proc.pid) <= base, timeout=10,
              what="the backend's sessions to end (sockets %d)" % base)
+
+
+def test_director_shutdown_says_bye_to_spliced_sessions():
+    fake = FakeBackend()
+    d = fake_director(fake)
+    try:
+        rs = [login(d, "p%02d" % i) for i in range(3)]
+        wait_for(lambda: spliced(d) >= 3, what="the switch to splice")
+        d.stop()
+        for r in rs:
+            r.sock.settimeout(10)
+            data = b""
+            while True:
+                x = r.sock.recv(65536)
+                if not x:
+                    break
+                data += x
+            assert data == b"* BYE Server shutting down.\r\n", data
+            r.close()
+    finally:
+        if d.alive():
+            d.stop()
+        d.cleanup()
+        fake.close()
