@@ -13,12 +13,10 @@
  * Lock order: a user's flush_lock, then user->lock, then its olock; the
  * global lock is never held while taking any of them. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
