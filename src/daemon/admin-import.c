@@ -31,11 +31,18 @@
  * (it never gets there unless the client stops reading). */
 #define PROGRESS_BACKLOG (1u << 20)
 
-static bool progress_sink(void *ctx, const char *what, unsigned long long done,
-			  unsigned long long total, bool final)
+bool admin_progress_sink(void *ctx, const char *what, unsigned long long done,
+			 unsigned long long total, bool final)
 {
 	(void)final;
-	struct conn *c = ctx;
+	struct admin_progress *ap = ctx;
+	struct conn *c = ap->conn;
+	/* SIGTERM: give up at the next message rather than hold the shutdown
+	 * up until the job is done */
+	if (conn_server_stopping(c)) {
+		ap->stopping = true;
+		return false;
+	}
 	struct buf line = BUF_INIT;
 	admin_reply_progress(&line, what, done, total);
 	conn_write(c, line.data, line.len);
@@ -198,12 +205,14 @@ int admin_import_run(const struct om_config *cfg, struct passdb *db, struct conn
 	}
 
 	struct buf err = BUF_INIT;
+	struct admin_progress ap = { conn, false };
+	unsigned long long st_messages = 0;
 	if (quota) {
 		ret = strcmp(kind, "get") == 0 ? quota_op_get(mu, json, out, &err)
 					       : quota_op_recalc(mu, json, out, &err);
 	} else {
 		struct import_stats st = { 0 };
-		cli_progress_sink_set(progress_sink, conn);
+		cli_progress_sink_set(admin_progress_sink, &ap);
 		if (import && is_dir)
 			ret = import_maildir(mu, path, &st, &err);
 		else if (import && mailbox != NULL)
@@ -215,6 +224,7 @@ int admin_import_run(const struct om_config *cfg, struct passdb *db, struct conn
 		else
 			ret = export_mbox(mu, mailbox, path, &st, &err);
 		cli_progress_sink_set(NULL, NULL);
+		st_messages = st.messages;
 		if (import && ret == 0) {
 			/* durable when the tool says done, as offline */
 			int r = mail_storage_flush(mail_user_name(mu));
@@ -228,7 +238,20 @@ int admin_import_run(const struct om_config *cfg, struct passdb *db, struct conn
 				 st.mailboxes, st.messages);
 		}
 	}
-	if (ret < 0) {
+	if (ret < 0 && ap.stopping) {
+		*code_r = "stopping";
+		buf_printf(msg, "%s: user %s: objmaild is stopping; %s after %llu messages", what.data,
+			   user, import ? "the import was stopped" : "the export was stopped",
+			   st_messages);
+		buf_append_str(msg, !import ? ": run it again"
+				    : strcmp(kind, "imap") == 0
+					? ": run the import again, it resumes (only what is missing is copied)"
+					: ": run the import again into an empty mailbox, or use import imap "
+					  "to resume (a second maildir or mbox import copies everything "
+					  "again)");
+		log_info("admin: %s %s stopped by the shutdown: %s", what.data, user,
+			 buf_cstr(&err));
+	} else if (ret < 0) {
 		*code_r = code_of(ret);
 		buf_printf(msg, "%s: %s", what.data, err.len > 0 ? buf_cstr(&err) : om_strerror(ret));
 		if (strstr(buf_cstr(&err), strerror(EACCES)) != NULL)

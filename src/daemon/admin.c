@@ -234,6 +234,26 @@ static void cmd_import(struct admin_job *job)
 	buf_free(&msg);
 }
 
+/* force-resync|fts-rescan|check json|text USER: the objmail tool's
+ * maintenance commands, live; fts-rescan streams progress data lines; a
+ * check that finds problems answers its report, then ERR inconsistent */
+static void cmd_maint(struct admin_job *job)
+{
+	struct buf data = BUF_INIT, msg = BUF_INIT;
+	const char *code = "failed";
+	struct admin_session *sess = job->sess;
+	int r = admin_maint_run(sess->server->cfg, sess->server->passdb, sess->conn,
+				job->req.argc, job->req.argv, &data, &code, &msg);
+	if (data.len > 0 || r == 0)
+		admin_reply_data(&job->out, data.data != NULL ? data.data : "", data.len);
+	if (r < 0)
+		admin_reply_err(&job->out, code, "%s", buf_cstr(&msg));
+	else
+		admin_reply_ok(&job->out);
+	buf_free(&data);
+	buf_free(&msg);
+}
+
 /* mail-data HEX: a piece of the message for the next `mail ... save` */
 static int hexval(char c)
 {
@@ -293,6 +313,9 @@ static const struct admin_command admin_commands[] = {
 	{ "export", 4, 5, "export json|text maildir USER PATH | mbox USER MAILBOX FILE",
 	  cmd_import },
 	{ "quota", 3, 3, "quota json|text get|recalc USER", cmd_import },
+	{ "force-resync", 2, 2, "force-resync json|text USER", cmd_maint },
+	{ "fts-rescan", 2, 2, "fts-rescan json|text USER", cmd_maint },
+	{ "check", 2, 2, "check json|text USER", cmd_maint },
 	{ "help", 0, 0, "help", cmd_help },
 	{ "quit", 0, 0, "quit", cmd_quit },
 };

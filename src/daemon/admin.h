@@ -50,4 +50,24 @@ int admin_import_run(const struct om_config *cfg, struct passdb *db, struct conn
 		     size_t argc, char *const *argv, struct buf *out, const char **code_r,
 		     struct buf *msg);
 
+/* The progress sink (cli/import.h) of live admin jobs (admin-import.c):
+ * streams "+progress" lines to conn; false (cancel) when the client is gone
+ * or the daemon is stopping (then stopping is set: the job's error says
+ * so). */
+struct admin_progress {
+	struct conn *conn;
+	bool stopping;
+};
+bool admin_progress_sink(void *ctx, const char *what, unsigned long long done,
+			 unsigned long long total, bool final);
+
+/* admin-maint.c: `force-resync|fts-rescan|check json|text USER` (the objmail
+ * tool's maintenance commands, live). argv[0] is the command word. 0 and
+ * the answer in out, or an error as admin_mail_run; check answers its
+ * report in out also when it fails with code "inconsistent". Worker
+ * thread. */
+int admin_maint_run(const struct om_config *cfg, struct passdb *db, struct conn *conn,
+		    size_t argc, char *const *argv, struct buf *out, const char **code_r,
+		    struct buf *msg);
+
 #endif

@@ -78,6 +78,11 @@ bool conn_is_closing(const struct conn *c)
 	return atomic_load(&c->closing);
 }
 
+bool conn_server_stopping(const struct conn *c)
+{
+	return atomic_load(&c->srv->stopping);
+}
+
 bool conn_tls_available(const struct conn *c)
 {
 	return c->srv->ssl_ctx != NULL;

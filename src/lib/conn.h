@@ -81,6 +81,10 @@ int conn_socket_fd(struct conn *c);
  * Input is no longer delivered after this. */
 void conn_close(struct conn *c);
 bool conn_is_closing(const struct conn *c);
+/* Is the conn's server stopping (SIGTERM: server_stop)? Any thread. A long
+ * job (a live admin import) checks it to give up early instead of holding
+ * the shutdown up until it is done. */
+bool conn_server_stopping(const struct conn *c);
 
 /* Run job(arg) on a worker thread, then done(arg) on the conn's loop thread.
  * One job per connection at a time; input is held back meanwhile. */

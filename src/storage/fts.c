@@ -559,3 +559,141 @@ int fts_rescan_user(struct mail_user *user, unsigned *n_r)
 	mail_user_unlock(user);
 	return ret;
 }
+
+/* --- rescan while sessions use the user --- */
+
+#define RESCAN_PREFETCH 64
+
+static int drop_rows_locked(struct om_index *idx, int64_t mailbox_id)
+{
+	sqlite3 *db = index_sqlite(idx);
+	sqlite3_stmt *st = NULL;
+	int ret = schema(idx);
+	if (ret < 0)
+		return ret;
+	if (sqlite3_prepare_v2(db, "DELETE FROM fts WHERE rowid BETWEEN ? AND ?", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_fail(db, "drop");
+	sqlite3_bind_int64(st, 1, doc_key(mailbox_id, 0));
+	sqlite3_bind_int64(st, 2, doc_key(mailbox_id, UINT32_MAX));
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_fail(db, "drop");
+	if (sqlite3_prepare_v2(db, "DELETE FROM cache WHERE mailbox_id = ? AND field = '" SORT_FIELD
+				   "'", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, "drop sort");
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, "drop sort");
+}
+
+/* Rows of messages that are gone (of mailboxes deleted meanwhile). */
+static int drop_orphans_locked(struct om_index *idx)
+{
+	char *msg = NULL;
+	int ret = schema(idx);
+	if (ret == 0 &&
+	    sqlite3_exec(index_sqlite(idx),
+			 "DELETE FROM fts WHERE rowid NOT IN"
+			 " (SELECT (mailbox_id << 32) | uid FROM messages);",
+			 NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("fts: dropping orphan rows failed: %s", msg != NULL ? msg : "?");
+		ret = -OM_EIO;
+	}
+	sqlite3_free(msg);
+	return ret;
+}
+
+static int rescan_message(struct mail_user *user, const struct index_mailbox *mb,
+			  const struct index_msg *msg, bool *done_r)
+{
+	struct buf data = BUF_INIT;
+	struct index_msg cur;
+	*done_r = false;
+	mail_user_lock(user);
+	/* expunged since the listing: nothing to do */
+	int ret = index_msg_get(user->index, mb->id, msg->rec.uid, &cur);
+	if (ret == 0) {
+		ret = user->ops->msg_read(user, mb, &cur, &data);
+		index_msg_clear(&cur);
+	}
+	mail_user_unlock(user);
+	if (ret == -OM_ENOTFOUND) {
+		buf_free(&data);
+		return 0;
+	}
+	if (ret < 0) {
+		buf_free(&data);
+		return ret;
+	}
+	struct fts_doc doc;
+	struct mail_sort_fields sf;
+	fts_build(data.data != NULL ? data.data : "", data.len, &doc, &sf);
+	buf_free(&data);
+	mail_user_lock(user);
+	if (index_msg_get(user->index, mb->id, msg->rec.uid, &cur) == 0) {
+		index_msg_clear(&cur);
+		ret = fts_put_locked(user->index, mb->id, msg->rec.uid, &doc, &sf);
+		*done_r = ret == 0;
+	}
+	mail_user_unlock(user);
+	fts_doc_free(&doc);
+	mail_sort_fields_free(&sf);
+	return ret;
+}
+
+int fts_rescan_user_progress(struct mail_user *user, fts_rescan_progress_fn *progress,
+			     void *ctx, unsigned *n_r)
+{
+	struct index_mailbox *mbs = NULL;
+	size_t n_mbs = 0;
+	unsigned long long total = 0, done = 0;
+	*n_r = 0;
+	mail_user_lock(user);
+	int ret = user->ops->list_refresh(user);
+	if (ret == 0)
+		ret = drop_orphans_locked(user->index);
+	if (ret == 0)
+		ret = index_mailbox_list(user->index, &mbs, &n_mbs);
+	/* the total, for the progress shown */
+	for (size_t i = 0; i < n_mbs && ret == 0; i++) {
+		struct index_msg *msgs = NULL;
+		size_t n = 0;
+		ret = index_msgs_get(user->index, mbs[i].id, &msgs, &n);
+		total += n;
+		index_msgs_free(msgs, n);
+	}
+	mail_user_unlock(user);
+	if (ret == 0 && progress != NULL && !progress(ctx, 0, total))
+		ret = -OM_EIO;
+
+	for (size_t i = 0; i < n_mbs && ret == 0; i++) {
+		struct index_msg *msgs = NULL;
+		size_t n = 0;
+		/* this mailbox's rows go first: until a message is done again a
+		 * SEARCH finds it unindexed and reads it (fts_candidates) */
+		mail_user_lock(user);
+		ret = index_msgs_get(user->index, mbs[i].id, &msgs, &n);
+		if (ret == 0)
+			ret = drop_rows_locked(user->index, mbs[i].id);
+		mail_user_unlock(user);
+		for (size_t j = 0; j < n && ret == 0; j++) {
+			if (j % RESCAN_PREFETCH == 0 && user->ops->msg_prefetch != NULL) {
+				size_t k = n - j < RESCAN_PREFETCH ? n - j : RESCAN_PREFETCH;
+				(void)user->ops->msg_prefetch(user, msgs + j, k);
+			}
+			bool put = false;
+			ret = rescan_message(user, &mbs[i], &msgs[j], &put);
+			if (put)
+				(*n_r)++;
+			done++;
+			if (ret == 0 && progress != NULL && !progress(ctx, done, total))
+				ret = -OM_EIO;
+		}
+		index_msgs_free(msgs, n);
+	}
+	index_mailboxes_free(mbs, n_mbs);
+	return ret;
+}

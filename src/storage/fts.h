@@ -88,5 +88,16 @@ bool fts_doc_header(const struct fts_doc *doc, const char *name, struct buf *out
 /* Rebuild the FTS rows and sort fields of every message of an open user
  * (reads every message). *n_r: messages indexed. */
 int fts_rescan_user(struct mail_user *user, unsigned *n_r);
+/* The same for a user whose sessions keep working meanwhile (objmaild's
+ * live `fts-rescan`): the user lock is held per message, never while a
+ * message is parsed. Each mailbox's rows are dropped as it comes up, so
+ * until its messages are done again SEARCH reads them (fts_candidates
+ * lists them as not indexed): answers stay right throughout. progress
+ * (NULL: none) hears (ctx, done, total) after each message; false stops the
+ * rescan with -OM_EIO (what is done stays). */
+typedef bool fts_rescan_progress_fn(void *ctx, unsigned long long done,
+				    unsigned long long total);
+int fts_rescan_user_progress(struct mail_user *user, fts_rescan_progress_fn *progress,
+			     void *ctx, unsigned *n_r);
 
 #endif

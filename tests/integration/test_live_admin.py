@@ -393,3 +393,255 @@ def test_fresh_selected_mailbox_takes_source_uidvalidity(make_server):
         u, _ = r.ok("SELECT INBOX")
         assert any(b"[UIDVALIDITY 1234567]" in x for x in u), u
         assert [int(x) for x in r.ok("UID SEARCH ALL")[0][0].split()[2:]] == [5, 9, 20]
+
+
+# --- force-resync, fts rescan, check live; SIGTERM during a live job ---
+
+def mailbox_state(r, box="INBOX"):
+    """(UIDVALIDITY, {uid: (flags, body)}) as a fresh SELECT sees it."""
+    u, _ = r.ok('SELECT "%s"' % box)
+    uv = [int(re.search(rb"UIDVALIDITY (\d+)", x).group(1)) for x in u if b"UIDVALIDITY" in x][0]
+    u, _ = r.ok("UID FETCH 1:* (UID FLAGS BODY.PEEK[])")
+    out = {}
+    for v in omtest.fetch_map(u).values():
+        flags = frozenset(bytes(f).decode() for f in v[b"FLAGS"]) - {"\\Recent"}
+        out[int(v[b"UID"])] = (flags, bytes(v[b"BODY[]"]))
+    return uv, out
+
+
+def read_until_closed(r, timeout=20):
+    """Every response until the server closes the connection."""
+    got = []
+    r.sock.settimeout(timeout)
+    try:
+        while True:
+            got.append(r.read_response())
+    except (EOFError, ConnectionResetError):
+        pass
+    return got
+
+
+def fill_user(om, user, n=4):
+    with om.raw(login=user) as r:
+        r.ok("CREATE Work")
+        for i in range(n):
+            r.append("INBOX", messages.simple("rs %d" % i, body="resync body %d\n" % i),
+                     "\\Seen" if i % 2 else "\\Flagged $Later")
+        r.append("Work", messages.simple("work"))
+        r.ok("SELECT INBOX")
+        r.ok("UID STORE 1 +FLAGS (\\Answered)")
+
+
+def resync_with_session(om, user, damage=None):
+    """force-resync while a session has INBOX selected: the session is told
+    BYE (its view would not survive a new index), the client reconnects to
+    the same UIDVALIDITY, UIDs, flags and bodies."""
+    with om.raw(login=user) as r:
+        before = mailbox_state(r)
+    r = om.raw(login=user)
+    try:
+        r.ok("SELECT INBOX")
+        if damage is not None:
+            damage()
+        p = objmail(om, "force-resync", user, "--json")
+        res = json.loads(p.stdout)
+        assert res["user"] == user and res["sessions_closed"] == 1, res
+        assert res["mailboxes"] >= 2 and res["messages"] == len(before[1]) + 1, res
+        # the session's next command: BYE, then the connection closes
+        try:
+            r.send("N1 NOOP\r\n")
+        except OSError:
+            pass
+        got = read_until_closed(r)
+        assert any(g.startswith(b"* BYE [UNAVAILABLE]") and b"rebuilding" in g for g in got), got
+        assert not any(g.startswith(b"N1 OK") for g in got), got
+    finally:
+        r.close()
+    with om.raw(login=user) as r:
+        assert mailbox_state(r) == before
+        # and it keeps working: new mail gets the next UID
+        r.append("INBOX", messages.simple("after resync"))
+        uv, now = mailbox_state(r)
+        assert uv == before[0] and max(now) == max(before[1]) + 1
+    res = ojs(om, "check", user)
+    assert res["ok"] and res["problems_count"] == 0, res
+    return before
+
+
+def test_force_resync_live_with_session(make_server):
+    om = live_server(make_server, {"rs": "rs-pw"})
+    fill_user(om, "rs")
+    resync_with_session(om, "rs")
+    text = objmail(om, "force-resync", "rs").stdout.decode()
+    assert text.startswith("rs: index rebuilt from the store: ") and "messages" in text, text
+    p = objmail(om, "force-resync", "ghost", ok=False)
+    assert p.returncode == 1 and b"user ghost" in p.stderr and b"no such user" in p.stderr
+    assert objmail(om, "force-resync", ok=False).returncode == 2
+
+
+def test_force_resync_live_maildir_index_lost_or_damaged(make_server):
+    """maildir: an index deleted or overwritten under the running daemon is
+    rebuilt from the folders (dovecot-uidlist keeps the UIDs)."""
+    om = live_server(make_server, {"rd": "rd-pw"}, storage="maildir")
+    fill_user(om, "rd")
+    idx = os.path.join(om.maildir("rd"), "objmail-index.sqlite")
+    assert os.path.exists(idx)
+
+    def delete():
+        for sfx in ("", "-wal", "-shm"):
+            if os.path.exists(idx + sfx):
+                os.unlink(idx + sfx)
+
+    resync_with_session(om, "rd", delete)
+    assert os.path.exists(idx)
+
+    def garbage():
+        with open(idx, "r+b") as f:
+            f.write(b"\x5a" * 8192)
+
+    resync_with_session(om, "rd", garbage)
+    om.stop()
+    # offline: the same rebuild
+    res = ojs(om, "force-resync", "rd")
+    assert res["sessions_closed"] == 0 and res["messages"] == 7, res
+    om.start()
+
+
+def make_mbox(path, n, needle_every):
+    with open(path, "wb") as f:
+        for i in range(n):
+            body = "filler text %d\n" % i + ("the word zanzibar is here\n" if i % needle_every == 0
+                                              else "nothing special\n") + "x" * 1500 + "\n"
+            f.write(b"From a@example.com Mon Jan  5 10:00:00 2026\n")
+            f.write(messages.simple("fts %d" % i, body=body).replace(b"\r\n", b"\n"))
+            f.write(b"\n")
+
+
+def search_uids(r, crit):
+    u, _ = r.ok("UID SEARCH " + crit)
+    line = [x for x in u if x.startswith(b"* SEARCH")][0]
+    return sorted(int(x) for x in line.split()[2:])
+
+
+def test_fts_rescan_live_with_concurrent_search(make_server):
+    om = live_server(make_server, {"ft": "ft-pw"})
+    n = 600
+    mbox = os.path.join(om.base, "fts.mbox")
+    make_mbox(mbox, n, 7)
+    assert ojs(om, "import", "mbox", mbox, "ft", "INBOX")["messages"] == n
+    with om.raw(login="ft") as r:
+        r.ok("SELECT INBOX")
+        want = search_uids(r, "BODY zanzibar")
+        assert len(want) == (n + 6) // 7
+        p = subprocess.Popen([omtest.OBJMAIL, "-c", om.conf_path, "fts", "rescan", "ft", "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=omtest.sanitizer_env())
+        during = 0
+        while p.poll() is None:
+            # every answer right, while rows are dropped and rebuilt
+            assert search_uids(r, "BODY zanzibar") == want
+            assert search_uids(r, "TEXT ZANZIBAR") == want
+            during += 1
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+        assert not omtest.sanitizer_reports(err.decode()), err
+        assert json.loads(out) == {"user": "ft", "indexed": n}
+        assert b"fts rescan: %d/%d done" % (n, n) in err, err
+        assert during > 0
+        assert search_uids(r, "BODY zanzibar") == want
+        r.ok("NOOP")
+    assert objmail(om, "fts", "rescan", "ft").stdout == b"ft: %d messages indexed\n" % n
+    om.stop()
+    # offline: the same answer
+    assert ojs(om, "fts", "rescan", "ft") == {"user": "ft", "indexed": n}
+    om.start()
+
+
+def test_check_live(make_server):
+    om = live_server(make_server, {"ck": "ck-pw"})
+    fill_user(om, "ck")
+    with om.raw(login="ck") as r:
+        r.ok("SELECT INBOX")  # open in the daemon (obox: its lease)
+        live = ojs(om, "check", "ck")
+        assert live["ok"] and live["problems_count"] == 0 and live["messages"] == 5, live
+        t = objmail(om, "check", "ck").stdout
+        assert re.match(rb"ck: ok: \d+ mailboxes, 5 messages, 5 (files|objects), 0 problems\n$",
+                        t), t
+        p = objmail(om, "check", "nobody", ok=False)
+        assert p.returncode == 1 and b"nobody" in p.stderr
+    om.stop()
+    assert ojs(om, "check", "ck") == live  # offline: the same answer
+    om.start()
+    if om.storage not in ("maildir", "obox-file"):
+        return  # the store's objects are not files here to break
+    # break it behind the daemon's back: one message gone, one stray
+    if om.storage == "maildir":
+        cur = os.path.join(om.maildir("ck"), "cur")
+        os.unlink(os.path.join(cur, sorted(os.listdir(cur))[0]))
+        with open(os.path.join(cur, "1700000000.M1P1.stray:2,S"), "wb") as f:
+            f.write(messages.simple("stray"))
+        kinds = ["missing file", "unindexed file"]
+    else:
+        mdirs = [(d, sorted(f for f in fs if not f.startswith(".")))
+                 for d, _, fs in os.walk(os.path.join(om.base, "objects")) if os.path.basename(d) == "m"]
+        assert len(mdirs) == 1, mdirs
+        os.unlink(os.path.join(mdirs[0][0], mdirs[0][1][0]))
+        with open(os.path.join(mdirs[0][0], "0" * 32), "wb") as f:
+            f.write(b"stray")
+        kinds = ["missing object", "unreferenced object"]
+    p = objmail(om, "check", "ck", "--json", ok=False)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    res = json.loads(p.stdout)
+    assert not res["ok"] and sorted(x["problem"] for x in res["problems"]) == kinds, res
+    assert b"user ck" in p.stderr and b"2 problem(s)" in p.stderr, p.stderr
+    p = objmail(om, "check", "ck", ok=False)
+    assert p.returncode == 1 and b"INCONSISTENT" in p.stdout, p.stdout
+
+
+def test_sigterm_stops_live_import(make_server):
+    """SIGTERM while a live import runs: the import stops at the next message
+    with an error saying why, objmaild exits promptly with 0, and a second
+    run copies only what is missing."""
+    src = live_server(make_server, {"s": "s-pw"})
+    md = os.path.join(src.base, "many")
+    make_maildir(md, 0)
+    n = 3000
+    for i in range(n):
+        with open(os.path.join(md, "cur", "1%09d.M%dP3.src:2,S" % (i, i)), "wb") as f:
+            f.write(messages.simple("many %d" % i, body="y" * 1000 + "\n"))
+    assert ojs(src, "import", "maildir", md, "s")["messages"] == n
+    dst = live_server(make_server, {"d": "d-pw"})
+    url = "imap://s:s-pw@127.0.0.1:%d" % src.ports["imap"]
+    p = subprocess.Popen([omtest.OBJMAIL, "-c", dst.conf_path, "import", "imap", url, "d",
+                          "-j", "1", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=omtest.sanitizer_env())
+    try:
+        deadline = time.time() + 120
+        # some mail is in: the import is under way
+        while time.time() < deadline:
+            with dst.raw(login="d") as r:
+                u, _ = r.ok("STATUS INBOX (MESSAGES)")
+            got = int(re.search(rb"MESSAGES (\d+)", u[0]).group(1))
+            if got > 0:
+                break
+            time.sleep(0.02)
+        assert 0 < got < n, got
+        t0 = time.time()
+        dst.stop(check=True)  # SIGTERM; exit 0 and no sanitizer report
+        took = time.time() - t0
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert took < 15, took
+    assert p.returncode == 1, (out, err)
+    assert b"objmaild is stopping" in err and b"run the import again, it resumes" in err, err
+    assert b"user d" in err, err
+    dst.start()
+    before = ojs(dst, "mailbox", "status", "d", "INBOX")["mailboxes"][0]["messages"]
+    assert 0 < before < n, before
+    res = ojs(dst, "import", "imap", url, "d")
+    assert res["messages"] == n - before, (res, before)
+    with dst.raw(login="d") as r:
+        r.ok("SELECT INBOX")
+        assert search_uids(r, "ALL") == list(range(1, n + 1))
