@@ -66,6 +66,7 @@ static const struct cfg_key cfg_keys[] = {
 	KR(obox_lease_ttl, CFG_DURATION, 6, 86400),
 	K(obox_lease_address, CFG_ADDR),
 	K(obox_lease_break, CFG_BOOL),
+	KR(obox_flush_threads, CFG_UINT, 1, 64),
 	K(director_backends, CFG_STR),
 	K(director_probe_interval, CFG_DURATION),
 	K(director_drain_grace, CFG_DURATION),
@@ -140,6 +141,7 @@ void config_defaults(struct om_config *cfg)
 	cfg->mail_compress = om_strdup("none");
 	cfg->obox_lease_ttl = 30;
 	cfg->obox_lease_break = true;
+	cfg->obox_flush_threads = 8;
 	cfg->ssl_required = false;
 	cfg->quota = 0;
 	free(cfg->hostname);

@@ -32,6 +32,7 @@ struct om_config {
 	unsigned obox_lease_ttl;    /* seconds a user's lease lasts unrenewed, default 30, >= 6 */
 	char *obox_lease_address;   /* "IP:PORT" other backends can reach; "" = from listen_imap/lmtp */
 	bool obox_lease_break;      /* break a provably dead holder's lease (default yes) */
+	unsigned obox_flush_threads; /* users whose lease/uploads are handled at once, default 8 */
 	char *director_backends;    /* "10.0.0.1:143/24, 10.0.0.2:143/24" */
 	char *ssl_cert;
 	char *ssl_key;

@@ -3,6 +3,7 @@
  *   rate=R        fail this fraction (0..1) of calls with -OM_ETEMP
  *   delay=D       sleep D (10ms, 1s, 500us; bare number = ms) before each call
  *   ops=get+put   only these ops (put get head delete list lock); default all
+ *   keys=S        only calls whose key (list: prefix) contains S (no ',' or ':')
  *   seed=N        PRNG seed, for repeatable runs
  *   phase=after   do the call, then report failure (the caller can't know
  *                 whether a put happened); default before (nothing done)
@@ -30,6 +31,7 @@ struct faulty_store {
 	double rate;
 	uint64_t delay_us;
 	unsigned ops_mask; /* 1 << enum objstore_op */
+	char *key_match;   /* keys=: only keys containing this, or NULL */
 	bool count_only;
 	bool after;
 	char *ctl_path;
@@ -87,10 +89,12 @@ static void ctl_refresh(struct faulty_store *fs)
 	fs->ctl_valid = true;
 }
 
-/* Delay, then decide whether this call of op fails. */
-static bool inject(struct faulty_store *fs, enum objstore_op op)
+/* Delay, then decide whether this call of op on key fails. */
+static bool inject(struct faulty_store *fs, enum objstore_op op, const char *key)
 {
 	if (fs->count_only || (fs->ops_mask & (1u << op)) == 0)
+		return false;
+	if (fs->key_match != NULL && (key == NULL || strstr(key, fs->key_match) == NULL))
 		return false;
 	if (fs->delay_us > 0) {
 		struct timespec ts = { (time_t)(fs->delay_us / 1000000),
@@ -116,10 +120,10 @@ static bool inject(struct faulty_store *fs, enum objstore_op op)
 #define FAULTY(store) ((struct faulty_store *)(store))
 
 /* Before-phase faults skip the call; after-phase ones make it and lie. */
-#define WRAP(op, call)                                          \
+#define WRAP(op, key, call)                                     \
 	do {                                                    \
 		struct faulty_store *fs_ = FAULTY(store);       \
-		bool fail_ = inject(fs_, op);                   \
+		bool fail_ = inject(fs_, op, key);              \
 		if (fail_ && !fs_->after)                       \
 			return -OM_ETEMP;                       \
 		int ret_ = (call);                              \
@@ -130,14 +134,14 @@ static int faulty_put(struct objstore *store, const char *key, const void *data,
 		      const struct objstore_meta *meta, unsigned flags, const char *if_match,
 		      char *etag_r)
 {
-	WRAP(OBJSTORE_OP_PUT,
+	WRAP(OBJSTORE_OP_PUT, key,
 	     objstore_put(store->inner, key, data, len, meta, flags, if_match, etag_r));
 }
 
 static int faulty_get(struct objstore *store, const char *key, uint64_t offset, uint64_t length,
 		      struct buf *out, struct objstore_meta *meta_r, struct objstore_stat *stat_r)
 {
-	WRAP(OBJSTORE_OP_GET,
+	WRAP(OBJSTORE_OP_GET, key,
 	     objstore_get(store->inner, key, offset, length, out, meta_r, stat_r));
 }
 
@@ -145,52 +149,52 @@ static int faulty_get_stream(struct objstore *store, const char *key, uint64_t o
 			     uint64_t length, int (*sink)(void *ctx, const void *data, size_t len),
 			     void *ctx)
 {
-	WRAP(OBJSTORE_OP_GET, objstore_get_stream(store->inner, key, offset, length, sink, ctx));
+	WRAP(OBJSTORE_OP_GET, key, objstore_get_stream(store->inner, key, offset, length, sink, ctx));
 }
 
 static int faulty_head(struct objstore *store, const char *key, struct objstore_stat *stat_r,
 		       struct objstore_meta *meta_r)
 {
-	WRAP(OBJSTORE_OP_HEAD, objstore_head(store->inner, key, stat_r, meta_r));
+	WRAP(OBJSTORE_OP_HEAD, key, objstore_head(store->inner, key, stat_r, meta_r));
 }
 
 static int faulty_del(struct objstore *store, const char *key)
 {
-	WRAP(OBJSTORE_OP_DELETE, objstore_delete(store->inner, key));
+	WRAP(OBJSTORE_OP_DELETE, key, objstore_delete(store->inner, key));
 }
 
 static int faulty_list(struct objstore *store, const char *prefix,
 		       int (*cb)(void *ctx, const char *key, uint64_t size), void *ctx)
 {
-	WRAP(OBJSTORE_OP_LIST, objstore_list(store->inner, prefix, cb, ctx));
+	WRAP(OBJSTORE_OP_LIST, prefix, objstore_list(store->inner, prefix, cb, ctx));
 }
 
 static int faulty_lock(struct objstore *store, const char *key, const char *owner, unsigned ttl)
 {
-	WRAP(OBJSTORE_OP_LOCK, objstore_lock(store->inner, key, owner, ttl));
+	WRAP(OBJSTORE_OP_LOCK, key, objstore_lock(store->inner, key, owner, ttl));
 }
 
 static int faulty_unlock(struct objstore *store, const char *key, const char *owner)
 {
-	WRAP(OBJSTORE_OP_LOCK, objstore_unlock(store->inner, key, owner));
+	WRAP(OBJSTORE_OP_LOCK, key, objstore_unlock(store->inner, key, owner));
 }
 
 static int faulty_lock_holder(struct objstore *store, const char *key,
 			      struct objstore_lock_holder *h_r)
 {
-	WRAP(OBJSTORE_OP_LOCK, objstore_lock_holder(store->inner, key, h_r));
+	WRAP(OBJSTORE_OP_LOCK, key, objstore_lock_holder(store->inner, key, h_r));
 }
 
 static int faulty_lock_break(struct objstore *store, const char *key,
 			     const struct objstore_lock_holder *h, const char *owner, unsigned ttl)
 {
-	WRAP(OBJSTORE_OP_LOCK, objstore_lock_break(store->inner, key, h, owner, ttl));
+	WRAP(OBJSTORE_OP_LOCK, key, objstore_lock_break(store->inner, key, h, owner, ttl));
 }
 
 static int faulty_lock_info(struct objstore *store, const char *key, char *owner_r,
 			    size_t owner_size, int64_t *expiry_r)
 {
-	WRAP(OBJSTORE_OP_LOCK, objstore_lock_info(store->inner, key, owner_r, owner_size, expiry_r));
+	WRAP(OBJSTORE_OP_LOCK, key, objstore_lock_info(store->inner, key, owner_r, owner_size, expiry_r));
 }
 
 struct many_ctx {
@@ -223,7 +227,7 @@ static int faulty_get_many(struct objstore *store, const char *const *keys, size
 	bool *fail_after = om_calloc(n, sizeof(*fail_after));
 	size_t npass = 0;
 	for (size_t i = 0; i < n; i++) {
-		bool fail = inject(fs, OBJSTORE_OP_GET);
+		bool fail = inject(fs, OBJSTORE_OP_GET, keys[i]);
 		if (fail && !fs->after) {
 			done(ctx, i, -OM_ETEMP, NULL, NULL);
 			continue;
@@ -312,6 +316,9 @@ static int parse_option(struct faulty_store *fs, const char *opt, size_t len, ch
 			fs->count_only = true;
 		else if (strcmp(value, "fail") != 0)
 			ret = -1;
+	} else if (nlen == 4 && memcmp(opt, "keys", 4) == 0 && vlen > 0) {
+		free(fs->key_match);
+		fs->key_match = om_strdup(value);
 	} else if (nlen == 3 && memcmp(opt, "ctl", 3) == 0 && vlen > 0) {
 		free(fs->ctl_path);
 		fs->ctl_path = om_strdup(value);
@@ -328,6 +335,7 @@ static void faulty_free(struct faulty_store *fs)
 {
 	pthread_mutex_destroy(&fs->mutex);
 	free(fs->ctl_path);
+	free(fs->key_match);
 	free(fs);
 }
 

@@ -6,9 +6,12 @@
  * The flusher holds one reference to every open obox user ("keeper"), so a
  * user stays open for OBOX_CLOSE_GRACE seconds after its last session or
  * delivery: a burst of LMTP deliveries costs one lease and one bundle, not
- * one per mail. Every second it renews leases (every ttl/3), uploads
- * pending change records as a log, uploads a bundle when one is due, and
- * closes idle users after their final bundle.
+ * one per mail. Every second it queues a "tick" of every open user; the
+ * ticks run on obox_flush_threads threads (a user whose store calls hang
+ * holds one of them, not every other user's lease renewal), and a user is
+ * queued again only when its last tick has ended. A tick renews the lease
+ * (every ttl/3), uploads pending change records as a log, uploads a bundle
+ * when one is due, and closes an idle user after its final bundle.
  *
  * Lock order: a user's flush_lock, then user->lock, then its olock; the
  * global lock is never held while taking any of them. */
@@ -33,6 +36,12 @@ static char *g_root;
 static struct obox_settings g_set;
 static pthread_t g_thread;
 static bool g_thread_running, g_stop;
+/* the tick queue (a ring) and its threads, under glock */
+static pthread_cond_t tick_cond = PTHREAD_COND_INITIALIZER;
+static struct obox_user **g_tickq;
+static size_t g_tickq_head, g_tickq_len, g_tickq_cap;
+static pthread_t *g_tickers;
+static unsigned g_n_tickers;
 static struct obox_user *g_users;
 static char **g_closing;
 static size_t g_n_closing;
@@ -68,6 +77,7 @@ const struct obox_settings *obox_settings(void)
 }
 
 static void *flusher_main(void *arg);
+static void *ticker_main(void *arg);
 
 int obox_global_init(const struct om_config *cfg, const char *root)
 {
@@ -114,10 +124,15 @@ int obox_global_init(const struct om_config *cfg, const char *root)
 	g_set.flush_interval = cfg->index_flush_interval > 0 ? cfg->index_flush_interval : 300;
 	g_set.compress = cfg->mail_compress != NULL && strcmp(cfg->mail_compress, "zstd") == 0;
 	g_set.prefetch_budget = (cfg->fscache_size > 0 ? cfg->fscache_size : UINT64_C(1) << 30) / 4;
+	g_set.flush_threads = cfg->obox_flush_threads > 0 ? cfg->obox_flush_threads : 1;
 	obox_lease_init(cfg, root);
 	g_stop = false;
-	if (pthread_create(&g_thread, NULL, flusher_main, NULL) != 0)
-		fatal("obox: can't start the flusher thread");
+	g_tickers = om_calloc(g_set.flush_threads, sizeof(*g_tickers));
+	for (g_n_tickers = 0; g_n_tickers < g_set.flush_threads; g_n_tickers++)
+		if (pthread_create(&g_tickers[g_n_tickers], NULL, ticker_main, NULL) != 0)
+			break;
+	if (g_n_tickers == 0 || pthread_create(&g_thread, NULL, flusher_main, NULL) != 0)
+		fatal("obox: can't start the flusher threads");
 	g_thread_running = true;
 	log_info("obox: cache %s, store %s, lease owner %s", root, objstore_describe(g_store),
 		 obox_lease_owner());
@@ -213,10 +228,14 @@ static struct obox_user **users_get(const char *name, size_t *n_r)
 
 /* Drop the flusher's reference if it and the caller's are the last ones:
  * then the user closes (final bundle, lease released). Consumes the
- * caller's reference. true if closed. */
-static bool user_close_if_idle(struct obox_user *ou)
+ * caller's reference. true if closed. from_tick: the caller is the user's
+ * tick, which ends here (another tick may start: it holds a reference, so
+ * the user then stays open). */
+static bool user_close_if_idle(struct obox_user *ou, bool from_tick)
 {
 	pthread_mutex_lock(&glock);
+	if (from_tick)
+		ou->ticking = false;
 	bool mine = ou->keeper;
 	ou->keeper = false;
 	pthread_mutex_unlock(&glock);
@@ -290,11 +309,56 @@ static void user_tick(struct obox_user *ou, time_t now)
 		bool clean = !ou->dirty && ou->pending.len == 0;
 		pthread_mutex_unlock(&ou->olock);
 		if (clean || lost) {
-			user_close_if_idle(ou); /* consumes our reference */
+			user_close_if_idle(ou, true); /* consumes our reference */
 			return;
 		}
 	}
+	pthread_mutex_lock(&glock);
+	ou->ticking = false;
+	pthread_mutex_unlock(&glock);
 	mail_user_unref(&ou->user);
+}
+
+static void tickq_push(struct obox_user *ou)
+{
+	if (g_tickq_len == g_tickq_cap) {
+		size_t cap = g_tickq_cap > 0 ? g_tickq_cap * 2 : 64;
+		struct obox_user **q = om_calloc(cap, sizeof(*q));
+		for (size_t i = 0; i < g_tickq_len; i++)
+			q[i] = g_tickq[(g_tickq_head + i) % g_tickq_cap];
+		free(g_tickq);
+		g_tickq = q;
+		g_tickq_cap = cap;
+		g_tickq_head = 0;
+	}
+	g_tickq[(g_tickq_head + g_tickq_len) % g_tickq_cap] = ou;
+	g_tickq_len++;
+}
+
+static void *ticker_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&glock);
+	for (;;) {
+		while (g_tickq_len == 0 && !g_stop)
+			pthread_cond_wait(&tick_cond, &glock);
+		if (g_tickq_len == 0)
+			break; /* stopping */
+		struct obox_user *ou = g_tickq[g_tickq_head];
+		g_tickq_head = (g_tickq_head + 1) % g_tickq_cap;
+		g_tickq_len--;
+		bool stop = g_stop;
+		if (stop)
+			ou->ticking = false;
+		pthread_mutex_unlock(&glock);
+		if (stop)
+			mail_user_unref(&ou->user); /* the shutdown flushes it */
+		else
+			user_tick(ou, obox_now());
+		pthread_mutex_lock(&glock);
+	}
+	pthread_mutex_unlock(&glock);
+	return NULL;
 }
 
 static void *flusher_main(void *arg)
@@ -309,11 +373,21 @@ static void *flusher_main(void *arg)
 		if (g_stop)
 			break;
 		pthread_mutex_unlock(&glock);
-		size_t n;
+		size_t n, n_busy = 0;
 		struct obox_user **v = users_get(NULL, &n);
-		time_t now = obox_now();
-		for (size_t i = 0; i < n; i++)
-			user_tick(v[i], now);
+		pthread_mutex_lock(&glock);
+		for (size_t i = 0; i < n; i++) {
+			if (v[i]->ticking) {
+				v[n_busy++] = v[i]; /* its last tick still runs */
+				continue;
+			}
+			v[i]->ticking = true;
+			tickq_push(v[i]); /* the tick owns the reference */
+		}
+		pthread_cond_broadcast(&tick_cond);
+		pthread_mutex_unlock(&glock);
+		for (size_t i = 0; i < n_busy; i++)
+			mail_user_unref(&v[i]->user);
 		free(v);
 		pthread_mutex_lock(&glock);
 	}
@@ -376,7 +450,7 @@ int mail_user_force_resync(const struct om_config *cfg, const char *username)
 	struct obox_user **v = users_get(username, &n);
 	for (size_t i = 0; i < n; i++) {
 		(void)user_flush(v[i], true, true);
-		if (!user_close_if_idle(v[i]) && ret == 0) {
+		if (!user_close_if_idle(v[i], false) && ret == 0) {
 			log_warn("obox %s: force-resync: the user is in use; try again later", username);
 			ret = -OM_ETEMP;
 		}
@@ -400,7 +474,7 @@ int mail_user_force_resync(const struct om_config *cfg, const char *username)
 		int r = user_flush(v[i], true, true);
 		if (r < 0 && ret == 0)
 			ret = r;
-		(void)user_close_if_idle(v[i]);
+		(void)user_close_if_idle(v[i], false);
 	}
 	free(v);
 out:
@@ -419,11 +493,23 @@ void mail_storage_shutdown(void)
 	}
 	g_stop = true;
 	pthread_cond_broadcast(&gcond);
+	pthread_cond_broadcast(&tick_cond);
 	bool joined = g_thread_running;
 	g_thread_running = false;
 	pthread_mutex_unlock(&glock);
-	if (joined)
+	if (joined) {
 		pthread_join(g_thread, NULL);
+		for (unsigned i = 0; i < g_n_tickers; i++)
+			pthread_join(g_tickers[i], NULL);
+	}
+	pthread_mutex_lock(&glock);
+	free(g_tickers);
+	g_tickers = NULL;
+	g_n_tickers = 0;
+	free(g_tickq);
+	g_tickq = NULL;
+	g_tickq_head = g_tickq_len = g_tickq_cap = 0;
+	pthread_mutex_unlock(&glock);
 
 	size_t n;
 	struct obox_user **v = users_get(NULL, &n);
@@ -433,7 +519,7 @@ void mail_storage_shutdown(void)
 		if (r < 0)
 			log_error("obox %s: final upload failed (%s): the changes stay in the local "
 				  "cache and go up at the next start", ou->user.name, om_strerror(r));
-		if (!user_close_if_idle(ou)) {
+		if (!user_close_if_idle(ou, false)) {
 			/* sessions still hold it: let go of the lease all the same */
 			pthread_mutex_lock(&ou->olock);
 			bool clean = !ou->dirty && ou->pending.len == 0 && ou->lease_taken;

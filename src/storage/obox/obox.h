@@ -43,6 +43,7 @@ struct obox_user {
 	char *dir;                      /* DIR/users/<h>/<user> */
 	bool listed;                    /* in the open list */
 	bool keeper;                    /* the flusher holds a reference (global lock) */
+	bool ticking;                   /* queued for or in a flusher tick (global lock) */
 	bool lease_taken;
 	bool closing_marked;            /* the closer marked it closing already */
 
@@ -71,6 +72,7 @@ struct obox_settings {
 	unsigned flush_interval;        /* index_flush_interval, seconds */
 	bool compress;                  /* mail_compress = zstd */
 	uint64_t prefetch_budget;       /* bytes one prefetch may pull into fscache */
+	unsigned flush_threads;         /* obox_flush_threads: users ticked at once */
 };
 /* Open the process's store at first use (and start the flusher). */
 int obox_global_init(const struct om_config *cfg, const char *root);
