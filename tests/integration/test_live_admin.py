@@ -477,6 +477,13 @@ def test_force_resync_live_with_session(make_server):
     p = objmail(om, "force-resync", "ghost", ok=False)
     assert p.returncode == 1 and b"user ghost" in p.stderr and b"no such user" in p.stderr
     assert objmail(om, "force-resync", ok=False).returncode == 2
+    live = ojs(om, "force-resync", "rs")
+    om.stop()
+    # offline (obox: the lease is free now): the same rebuild, the same answer
+    assert ojs(om, "force-resync", "rs") == live
+    om.start()
+    with om.raw(login="rs") as r:
+        assert len(mailbox_state(r)[1]) == live["messages"] - 1
 
 
 def test_force_resync_live_maildir_index_lost_or_damaged(make_server):
