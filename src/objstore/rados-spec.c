@@ -126,6 +126,23 @@ int rados_spec_parse(const char *spec, struct rados_spec *sp, char **error_r)
 			*slot = val;
 			continue;
 		}
+		if (klen == 7 && memcmp(kv, "catalog", 7) == 0) {
+			bool known = true;
+			if (strcmp(val, "auto") == 0)
+				sp->catalog = RADOS_SPEC_CAT_AUTO;
+			else if (strcmp(val, "build") == 0)
+				sp->catalog = RADOS_SPEC_CAT_BUILD;
+			else if (strcmp(val, "off") == 0)
+				sp->catalog = RADOS_SPEC_CAT_OFF;
+			else
+				known = false;
+			free(val);
+			if (known)
+				continue;
+			objstore_set_error(error_r, "rados: bad parameter \"%.*s\" (auto, build or off)",
+					   (int)kvlen, kv);
+			goto bad;
+		}
 		bool ok = secs != NULL && parse_seconds(val, secs);
 		free(val);
 		if (!ok) {

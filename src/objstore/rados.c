@@ -14,7 +14,9 @@
  * removing the whole object would drop a lock on it), so "meta-names" says
  * which meta.* xattrs are current.
  *
- * The lock (cls_lock) is in rados-lock.c. */
+ * The lock (cls_lock) is in rados-lock.c; the directory catalogs that let
+ * list avoid scanning the pool are in rados-catalog.c: put, delete and list
+ * keep them in step here. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -180,7 +182,19 @@ static int rados_open(const char *spec, struct objstore **store_r, char **error_
 	struct rados_store *s = om_calloc(1, sizeof(*s));
 	s->cluster = cluster;
 	s->io = io;
+	s->cat_mode = sp.catalog == RADOS_SPEC_CAT_BUILD ? RADOS_CAT_BUILD
+		      : sp.catalog == RADOS_SPEC_CAT_OFF ? RADOS_CAT_OFF
+							 : RADOS_CAT_AUTO;
 	s->base.caps = OBJSTORE_CAP_LOCK | OBJSTORE_CAP_COND_PUT | OBJSTORE_CAP_PARALLEL;
+	r = rados_catalog_open(s);
+	if (r < 0) {
+		ret = rados_err(r);
+		objstore_set_error(error_r, "rados: pool %s: catalog build failed: %s",
+				   sp.pool, strerror(-r));
+		rados_catalog_close(s);
+		free(s);
+		goto out;
+	}
 	*store_r = &s->base;
 	cluster = NULL;
 	io = NULL;
@@ -198,6 +212,7 @@ out:
 static void rados_close(struct objstore *store)
 {
 	struct rados_store *s = rs(store);
+	rados_catalog_close(s);
 	rados_ioctx_destroy(s->io);
 	rados_shutdown(s->cluster);
 	free(s);
@@ -258,16 +273,33 @@ static int rados_put(struct objstore *store, const char *key, const void *data, 
 					strlen(meta->values[i]));
 	}
 	rados_write_op_setxattr(op, RADOS_XATTR_NAMES, buf_cstr(&names), names.len);
+	/* A plain put enters the key in its catalog while the object is
+	 * written (one round trip, not two); a conditional one only after it
+	 * succeeded, so a failed precondition leaves no entry behind. Either
+	 * way the put succeeds only once both are durable: a crash between
+	 * them leaves an unacknowledged object without an entry, or an entry
+	 * without an object (list stats every entry and drops it). */
+	struct rados_cat_pending cat;
+	bool cat_first = flags == 0;
+	if (cat_first)
+		(void)rados_catalog_put_start(s, key, etag, &cat);
 	int r = rados_write_op_operate2(op, s->io, key, NULL, 0);
 	rados_release_write_op(op);
 	buf_free(&names);
 	buf_free(&xname);
+	int rc = 0;
+	if (cat_first)
+		rc = rados_catalog_put_wait(s, &cat, r == 0);
+	else if (r == 0)
+		rc = rados_catalog_put(s, key, etag);
 	if (r < 0) {
 		/* IF_MATCH on a missing object: the precondition failed too. */
 		if (r == -ENOENT && (flags & OBJSTORE_PUT_IF_MATCH) != 0)
 			return -OM_EEXISTS;
 		return rados_fail("put", key, r);
 	}
+	if (rc < 0)
+		return rados_fail("put catalog", key, rc);
 	if (etag_r != NULL)
 		memcpy(etag_r, etag, sizeof(etag));
 	return 0;
@@ -554,14 +586,45 @@ static int rados_head(struct objstore *store, const char *key, struct objstore_s
 	return 0;
 }
 
+/* delete: learn the version's etag, remove exactly that version (a put
+ * in between makes us look again), then its catalog entry if it still
+ * names that version (a put racing us keeps its entry). */
 static int rados_del(struct objstore *store, const char *key)
 {
-	int r = rados_remove(rs(store)->io, key);
-	return r < 0 ? rados_fail("delete", key, r) : 0;
+	struct rados_store *s = rs(store);
+	int r = -ECANCELED;
+	char etag[80];
+	for (int attempt = 0; attempt < RADOS_READ_RETRIES && r == -ECANCELED; attempt++) {
+		etag[0] = '\0';
+		r = rados_getxattr(s->io, key, RADOS_XATTR_ETAG, etag, sizeof(etag) - 1);
+		if (r == -ENODATA) {
+			r = 0; /* written by another tool: no etag */
+		} else if (r >= 0) {
+			etag[r] = '\0';
+			r = 0;
+		}
+		if (r < 0)
+			break;
+		rados_write_op_t op = rados_create_write_op();
+		if (op == NULL)
+			return -OM_ETEMP;
+		if (etag[0] != '\0')
+			rados_write_op_cmpxattr(op, RADOS_XATTR_ETAG, LIBRADOS_CMPXATTR_OP_EQ, etag,
+						strlen(etag));
+		rados_write_op_remove(op);
+		r = rados_write_op_operate2(op, s->io, key, NULL, 0);
+		rados_release_write_op(op);
+	}
+	if (r < 0)
+		return rados_fail("delete", key, r);
+	r = rados_catalog_del(s, key, etag);
+	return r < 0 ? rados_fail("delete catalog", key, r) : 0;
 }
 
-/* list: RADOS lists a pool (namespace) in hash order, whole; keep the
- * prefix matches, sort them, and stat them in parallel for their sizes. */
+/* list: the keys from the directory catalogs, or (no catalog yet) from a
+ * scan of the whole pool (namespace), which RADOS lists in hash order;
+ * sorted, then stat'ed in parallel for their sizes (an entry whose object
+ * is gone is dropped). */
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -608,16 +671,15 @@ static int stat_batch(struct rados_store *s, char **keys, size_t n, uint64_t *si
 	return ret;
 }
 
-static int rados_list(struct objstore *store, const char *prefix,
-		      int (*cb)(void *ctx, const char *key, uint64_t size), void *ctx)
+static int scan_pool(struct rados_store *s, const char *prefix, char ***keys_r, size_t *n_r)
 {
-	struct rados_store *s = rs(store);
 	rados_list_ctx_t lc;
 	size_t plen = strlen(prefix), n = 0, cap = 0;
 	char **keys = NULL;
+	atomic_fetch_add(&s->full_scans, 1);
 	int r = rados_nobjects_list_open(s->io, &lc);
 	if (r < 0)
-		return rados_fail("list", prefix, r);
+		return r;
 	for (;;) {
 		const char *entry;
 		size_t elen = 0;
@@ -626,6 +688,8 @@ static int rados_list(struct objstore *store, const char *prefix,
 			break;
 		if (elen < plen || memcmp(entry, prefix, plen) != 0 || memchr(entry, '\0', elen))
 			continue;
+		if (elen >= 4 && memcmp(entry, ".om.", 4) == 0)
+			continue; /* the catalogs and their marker */
 		if (n == cap) {
 			cap = cap == 0 ? 256 : cap * 2;
 			keys = om_reallocarray(keys, cap, sizeof(*keys));
@@ -633,11 +697,28 @@ static int rados_list(struct objstore *store, const char *prefix,
 		keys[n++] = om_strndup(entry, elen);
 	}
 	rados_nobjects_list_close(lc);
-	int ret = 0;
 	if (r != -ENOENT) {
-		ret = rados_fail("list", prefix, r);
-		goto out;
+		for (size_t i = 0; i < n; i++)
+			free(keys[i]);
+		free(keys);
+		return r;
 	}
+	*keys_r = keys;
+	*n_r = n;
+	return 0;
+}
+
+static int rados_list(struct objstore *store, const char *prefix,
+		      int (*cb)(void *ctx, const char *key, uint64_t size), void *ctx)
+{
+	struct rados_store *s = rs(store);
+	char **keys = NULL;
+	size_t n = 0;
+	int r = rados_catalog_usable(s) ? rados_catalog_list(s, prefix, &keys, &n)
+					: scan_pool(s, prefix, &keys, &n);
+	if (r < 0)
+		return rados_fail("list", prefix, r);
+	int ret = 0;
 	if (n > 1)
 		qsort(keys, n, sizeof(*keys), cmp_str);
 	uint64_t sizes[RADOS_STAT_BATCH];
@@ -653,7 +734,6 @@ static int rados_list(struct objstore *store, const char *prefix,
 				ret = cb(ctx, keys[i + j], sizes[j]);
 		}
 	}
-out:
 	for (size_t i = 0; i < n; i++)
 		free(keys[i]);
 	free(keys);
@@ -859,4 +939,5 @@ const struct objstore_ops objstore_rados_ops = {
 	.lock_info = rados_lock_info,
 	.lock_holder = rados_lock_holder,
 	.lock_break = rados_lock_break,
+	.metrics = rados_catalog_metrics,
 };

@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <rados/librados.h>
+
 #include "lib/om-error.h"
 #include "objstore/objstore.h"
 #if __has_include("objstore-conformance.c")
@@ -525,6 +527,324 @@ static void test_namespace(void **state)
 	buf_free(&sp);
 }
 
+/* --- the catalog (src/objstore/rados-catalog.c) --- */
+
+/* spec with extra parameters ("namespace=x&catalog=off") */
+static char *spec_with(const char *extra)
+{
+	struct buf b = BUF_INIT;
+	buf_append_str(&b, spec);
+	buf_append_str(&b, strchr(spec, '?') != NULL ? "&" : "?");
+	buf_append_str(&b, extra);
+	return buf_steal(&b);
+}
+
+/* A fresh namespace of this run, "cat-<pid>.<time>-<tag>". */
+static void fresh_ns(char *out, size_t size, const char *tag)
+{
+	static unsigned seq;
+	snprintf(out, size, "cat-%ld.%ld.%u-%s", (long)getpid(), (long)time(NULL), seq++, tag);
+}
+
+static struct objstore *open_ns(const char *ns, const char *more)
+{
+	struct buf extra = BUF_INIT;
+	buf_printf(&extra, "namespace=%s%s%s", ns, more != NULL ? "&" : "", more != NULL ? more : "");
+	char *sp = spec_with(buf_cstr(&extra));
+	struct objstore *st = NULL;
+	char *err = NULL;
+	int ret = objstore_open(sp, &st, &err);
+	if (ret != 0)
+		fprintf(stderr, "objstore_open(%s): %s\n", sp, err != NULL ? err : "?");
+	assert_int_equal(ret, 0);
+	free(sp);
+	buf_free(&extra);
+	return st;
+}
+
+/* A metric of the driver, from objstore_metrics. */
+static unsigned long long metric(struct objstore *st, const char *name)
+{
+	struct buf m = BUF_INIT;
+	objstore_metrics(st, &m);
+	char pat[128];
+	snprintf(pat, sizeof(pat), "\n%s ", name);
+	const char *p = strstr(buf_cstr(&m), pat);
+	assert_non_null(p);
+	unsigned long long v = strtoull(p + strlen(pat), NULL, 10);
+	buf_free(&m);
+	return v;
+}
+
+/* librados itself, as an older driver or an operator would see the pool. */
+struct raw {
+	rados_t cluster;
+	rados_ioctx_t io;
+};
+
+static void raw_open(struct raw *r, const char *ns)
+{
+	const char *c = strstr(spec, "conf=");
+	assert_non_null(c);
+	char confp[1024];
+	size_t len = strcspn(c + 5, "&");
+	assert_true(len < sizeof(confp));
+	memcpy(confp, c + 5, len);
+	confp[len] = '\0';
+	const char *pool_start = spec + strlen("rados://");
+	size_t plen = strcspn(pool_start, "?/");
+	char pool[256];
+	assert_true(plen < sizeof(pool));
+	memcpy(pool, pool_start, plen);
+	pool[plen] = '\0';
+	assert_int_equal(rados_create2(&r->cluster, "ceph", "client.admin", 0), 0);
+	assert_int_equal(rados_conf_read_file(r->cluster, confp), 0);
+	assert_int_equal(rados_connect(r->cluster), 0);
+	assert_int_equal(rados_ioctx_create(r->cluster, pool, &r->io), 0);
+	rados_ioctx_set_namespace(r->io, ns);
+}
+
+static void raw_close(struct raw *r)
+{
+	rados_ioctx_destroy(r->io);
+	rados_shutdown(r->cluster);
+}
+
+/* Does catalog object cat hold omap key name? */
+static bool omap_has(struct raw *r, const char *cat, const char *name)
+{
+	rados_read_op_t op = rados_create_read_op();
+	rados_omap_iter_t it = NULL;
+	int prval = 0;
+	const char *keys[1] = { name };
+	rados_read_op_omap_get_vals_by_keys(op, keys, 1, &it, &prval);
+	int ret = rados_read_op_operate(op, r->io, cat, 0);
+	bool found = false;
+	if (ret == 0 && prval == 0) {
+		char *k = NULL, *v = NULL;
+		size_t vlen = 0;
+		found = rados_omap_get_next(it, &k, &v, &vlen) == 0 && k != NULL;
+	}
+	if (it != NULL)
+		rados_omap_get_end(it);
+	rados_release_read_op(op);
+	return found;
+}
+
+struct keys_ctx {
+	size_t n;
+	char keys[64][128];
+};
+
+static int keys_cb(void *ctx, const char *key, uint64_t size)
+{
+	struct keys_ctx *k = ctx;
+	(void)size;
+	assert_true(k->n < 64);
+	snprintf(k->keys[k->n++], sizeof(k->keys[0]), "%s", key);
+	return 0;
+}
+
+/* list(prefix) == the space-separated keys in want */
+static void expect_keys(struct objstore *st, const char *pfx, const char *want)
+{
+	struct keys_ctx k = { 0 };
+	assert_int_equal(objstore_list(st, pfx, keys_cb, &k), 0);
+	struct buf got = BUF_INIT;
+	for (size_t i = 0; i < k.n; i++)
+		buf_printf(&got, "%s%s", i > 0 ? " " : "", k.keys[i]);
+	if (strcmp(buf_cstr(&got), want) != 0)
+		fprintf(stderr, "list %s: got \"%s\", want \"%s\"\n", pfx, buf_cstr(&got), want);
+	assert_string_equal(buf_cstr(&got), want);
+	buf_free(&got);
+}
+
+static void put_key(struct objstore *st, const char *key)
+{
+	assert_int_equal(objstore_put(st, key, key, strlen(key), NULL, 0, NULL, NULL), 0);
+}
+
+/* Nested directories, prefixes inside a directory, deletes, conditional
+ * puts; and the lease object (a lock only) is never listed. */
+static void test_catalog_nested(void **state)
+{
+	(void)state;
+	char ns[96];
+	fresh_ns(ns, sizeof(ns), "nested");
+	struct objstore *st = open_ns(ns, NULL);
+	assert_int_equal(metric(st, "objmail_objstore_rados_catalog_ready"), 1);
+	static const char *const keys[] = { "a/b/c", "a/b/d", "a/x", "a/b/e/f", "a/bz", "top",
+					    "u/ab/joe/m/1", "u/ab/joe/m/2", "u/ab/joe/idx/bundle.1" };
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		put_key(st, keys[i]);
+	assert_int_equal(objstore_put(st, "a/cond", "1", 1, NULL, OBJSTORE_PUT_IF_ABSENT, NULL, NULL),
+			 0);
+	assert_int_equal(objstore_put(st, "a/nope", "1", 1, NULL, OBJSTORE_PUT_IF_MATCH, "x", NULL),
+			 -OM_EEXISTS);
+	assert_int_equal(objstore_lock(st, "u/ab/joe/lease", "backend-a", 30), 0);
+	expect_keys(st, "a/", "a/b/c a/b/d a/b/e/f a/bz a/cond a/x");
+	expect_keys(st, "a/b/", "a/b/c a/b/d a/b/e/f");
+	expect_keys(st, "a/b", "a/b/c a/b/d a/b/e/f a/bz");
+	expect_keys(st, "a/b/e/", "a/b/e/f");
+	expect_keys(st, "a/c", "a/cond");
+	expect_keys(st, "", "a/b/c a/b/d a/b/e/f a/bz a/cond a/x top u/ab/joe/idx/bundle.1 "
+			    "u/ab/joe/m/1 u/ab/joe/m/2");
+	expect_keys(st, "t", "top");
+	expect_keys(st, "u/ab/joe/", "u/ab/joe/idx/bundle.1 u/ab/joe/m/1 u/ab/joe/m/2");
+	expect_keys(st, "u/ab/joe/m/", "u/ab/joe/m/1 u/ab/joe/m/2");
+	expect_keys(st, "a/nothing/", "");
+	expect_keys(st, ".om.", "");
+
+	assert_int_equal(objstore_delete(st, "a/b/c"), 0);
+	assert_int_equal(objstore_delete(st, "a/b/e/f"), 0);
+	assert_int_equal(objstore_delete(st, "a/b/e/f"), -OM_ENOTFOUND);
+	assert_int_equal(objstore_delete(st, "u/ab/joe/m/1"), 0);
+	expect_keys(st, "a/b", "a/b/d a/bz");
+	expect_keys(st, "u/ab/joe/m/", "u/ab/joe/m/2");
+	/* the entries went with the objects */
+	struct raw r;
+	raw_open(&r, ns);
+	assert_false(omap_has(&r, ".om.cat:a/b/", "c"));
+	assert_true(omap_has(&r, ".om.cat:a/b/", "d"));
+	assert_true(omap_has(&r, ".om.cat:a/", "b/"));
+	assert_false(omap_has(&r, ".om.cat:u/ab/joe/m/", "1"));
+	/* put again after a delete: listed again */
+	put_key(st, "a/b/c");
+	expect_keys(st, "a/b/", "a/b/c a/b/d");
+	assert_int_equal(metric(st, "objmail_objstore_rados_full_scans_total"), 0);
+	assert_int_equal(objstore_unlock(st, "u/ab/joe/lease", "backend-a"), 0);
+	raw_close(&r);
+	objstore_close(st);
+}
+
+/* An entry whose object is gone (a crash between the two, or a put that
+ * failed after its entry was written) is not listed. */
+static void test_catalog_dangling(void **state)
+{
+	(void)state;
+	char ns[96];
+	fresh_ns(ns, sizeof(ns), "dangling");
+	struct objstore *st = open_ns(ns, NULL);
+	put_key(st, "d/keep");
+	put_key(st, "d/gone");
+	struct raw r;
+	raw_open(&r, ns);
+	assert_int_equal(rados_remove(r.io, "d/gone"), 0);
+	assert_true(omap_has(&r, ".om.cat:d/", "gone"));
+	/* and an entry that never had an object */
+	const char *k[1] = { "ghost" }, *v[1] = { "e" };
+	size_t vl[1] = { 1 };
+	rados_write_op_t op = rados_create_write_op();
+	rados_write_op_omap_set(op, k, v, vl, 1);
+	assert_int_equal(rados_write_op_operate(op, r.io, ".om.cat:d/", NULL, 0), 0);
+	rados_release_write_op(op);
+	expect_keys(st, "d/", "d/keep");
+	expect_keys(st, "", "d/keep");
+	raw_close(&r);
+	objstore_close(st);
+}
+
+/* A store written before the catalog existed (objects without entries, no
+ * marker): listings scan the pool and find everything; catalog=build
+ * enters them all, after which listings read catalogs only; an entry the
+ * build wrote is removed by a delete. */
+static void test_catalog_fallback_build(void **state)
+{
+	(void)state;
+	char ns[96];
+	fresh_ns(ns, sizeof(ns), "old");
+	struct raw r;
+	raw_open(&r, ns);
+	static const char *const old[] = { "u/ab/old/m/g1", "u/ab/old/m/g2", "u/ab/old/idx/bundle.1",
+					   "cluster/backends" };
+	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+		assert_int_equal(rados_write_full(r.io, old[i], "x", 1), 0);
+	struct objstore *st = open_ns(ns, NULL);
+	assert_int_equal(metric(st, "objmail_objstore_rados_catalog_ready"), 0);
+	/* new puts are entered even without the marker */
+	put_key(st, "u/ab/old/m/g3");
+	expect_keys(st, "u/ab/old/m/", "u/ab/old/m/g1 u/ab/old/m/g2 u/ab/old/m/g3");
+	expect_keys(st, "cluster/", "cluster/backends");
+	assert_int_equal(metric(st, "objmail_objstore_rados_full_scans_total"), 2);
+	assert_true(omap_has(&r, ".om.cat:u/ab/old/m/", "g3"));
+	assert_false(omap_has(&r, ".om.cat:u/ab/old/m/", "g1"));
+
+	struct objstore *b = open_ns(ns, "catalog=build");
+	assert_int_equal(metric(b, "objmail_objstore_rados_catalog_ready"), 1);
+	assert_true(omap_has(&r, ".om.cat:u/ab/old/m/", "g1"));
+	assert_true(omap_has(&r, ".om.cat:u/ab/old/", "idx/"));
+	objstore_close(b);
+
+	struct objstore *st2 = open_ns(ns, NULL);
+	assert_int_equal(metric(st2, "objmail_objstore_rados_catalog_ready"), 1);
+	expect_keys(st2, "u/ab/old/m/", "u/ab/old/m/g1 u/ab/old/m/g2 u/ab/old/m/g3");
+	expect_keys(st2, "u/", "u/ab/old/idx/bundle.1 u/ab/old/m/g1 u/ab/old/m/g2 u/ab/old/m/g3");
+	expect_keys(st2, "cluster/", "cluster/backends");
+	assert_int_equal(metric(st2, "objmail_objstore_rados_full_scans_total"), 0);
+	assert_int_equal(objstore_delete(st2, "u/ab/old/m/g1"), 0); /* built entry: "" */
+	assert_int_equal(objstore_delete(st2, "u/ab/old/m/g3"), 0); /* put's entry: etag */
+	assert_false(omap_has(&r, ".om.cat:u/ab/old/m/", "g1"));
+	assert_false(omap_has(&r, ".om.cat:u/ab/old/m/", "g3"));
+	expect_keys(st2, "u/ab/old/m/", "u/ab/old/m/g2");
+	/* catalog=off: the scan as before, same answer */
+	struct objstore *off = open_ns(ns, "catalog=off");
+	expect_keys(off, "u/ab/old/m/", "u/ab/old/m/g2");
+	assert_int_equal(metric(off, "objmail_objstore_rados_full_scans_total"), 1);
+	objstore_close(off);
+	objstore_close(st2);
+	objstore_close(st);
+	raw_close(&r);
+}
+
+/* A list of one small directory reads its catalog, never the pool: 2,000
+ * objects under other prefixes don't matter. */
+static void test_catalog_no_scan(void **state)
+{
+	(void)state;
+	char ns[96];
+	fresh_ns(ns, sizeof(ns), "noscan");
+	struct objstore *st = open_ns(ns, NULL);
+	struct raw r;
+	raw_open(&r, ns);
+	/* the bulk through librados aio (fast); not catalogued, which a
+	 * directory list must not care about either */
+	enum { BULK = 2000 };
+	rados_completion_t *comps = calloc(BULK, sizeof(*comps));
+	for (size_t i = 0; i < BULK; i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "u/%02zx/user%zu/m/%zu", i % 256, i % 97, i);
+		assert_int_equal(rados_aio_create_completion2(NULL, NULL, &comps[i]), 0);
+		assert_int_equal(rados_aio_write_full(r.io, key, comps[i], "x", 1), 0);
+	}
+	for (size_t i = 0; i < BULK; i++) {
+		rados_aio_wait_for_complete(comps[i]);
+		assert_int_equal(rados_aio_get_return_value(comps[i]), 0);
+		rados_aio_release(comps[i]);
+	}
+	free(comps);
+	put_key(st, "u/ab/small/m/1");
+	put_key(st, "u/ab/small/m/2");
+	put_key(st, "u/ab/small/idx/bundle.1");
+	uint64_t reads0 = metric(st, "objmail_objstore_rados_catalog_reads_total");
+	double t0 = now_ms();
+	expect_keys(st, "u/ab/small/m/", "u/ab/small/m/1 u/ab/small/m/2");
+	double t_cat = now_ms() - t0;
+	expect_keys(st, "u/ab/small/idx/", "u/ab/small/idx/bundle.1");
+	assert_int_equal(metric(st, "objmail_objstore_rados_full_scans_total"), 0);
+	assert_int_equal(metric(st, "objmail_objstore_rados_catalog_reads_total") - reads0, 2);
+	/* the same list by scanning, for comparison */
+	struct objstore *off = open_ns(ns, "catalog=off");
+	t0 = now_ms();
+	expect_keys(off, "u/ab/small/m/", "u/ab/small/m/1 u/ab/small/m/2");
+	double t_scan = now_ms() - t0;
+	assert_int_equal(metric(off, "objmail_objstore_rados_full_scans_total"), 1);
+	fprintf(stderr, "list of a 2-object directory among %d objects: catalog %.1f ms, pool scan "
+			"%.1f ms\n", BULK, t_cat, t_scan);
+	objstore_close(off);
+	raw_close(&r);
+	objstore_close(st);
+}
+
 int main(int argc, char **argv)
 {
 	spec = getenv("OBJMAIL_TEST_RADOS");
@@ -542,10 +862,21 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_big_object),   cmocka_unit_test(test_get_many),
 		cmocka_unit_test(test_list_sorted),  cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_namespace),    cmocka_unit_test(test_op_timeout),
+		cmocka_unit_test(test_catalog_nested), cmocka_unit_test(test_catalog_dangling),
+		cmocka_unit_test(test_catalog_fallback_build), cmocka_unit_test(test_catalog_no_scan),
 	};
 	int failed = cmocka_run_group_tests_name("rados", tests, setup, teardown);
 #ifdef HAVE_CONFORMANCE
-	failed += objstore_conformance_run("rados-conformance", spec);
+	/* Twice: listings from the catalogs (a fresh namespace gets its
+	 * marker at open) and from pool scans (catalog=off). */
+	char ns[96], extra[128];
+	fresh_ns(ns, sizeof(ns), "conf");
+	snprintf(extra, sizeof(extra), "namespace=%s", ns);
+	char *cat_spec = spec_with(extra), *scan_spec = spec_with("catalog=off");
+	failed += objstore_conformance_run("rados-conformance-catalog", cat_spec);
+	failed += objstore_conformance_run("rados-conformance-scan", scan_spec);
+	free(cat_spec);
+	free(scan_spec);
 #else
 	fprintf(stderr, "test_objstore_rados: tests/unit/objstore-conformance.c is missing\n");
 	failed++;
