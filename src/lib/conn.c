@@ -403,7 +403,7 @@ static void conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		conn_on_timeout(c);
 		return;
 	}
-	if (what & BEV_EVENT_EOF) {
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
 		c->eof = true;
 		if (c->flushing)
 			return; /* a half-closed peer still reads: keep flushing */

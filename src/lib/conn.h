@@ -147,7 +147,9 @@ void server_run_job(struct server *srv, void (*job)(void *arg), void *arg);
 /* Run until server_stop(); returns 0. */
 int server_run(struct server *srv);
 /* Async-signal-safe: stop accepting, let running commands finish, close
- * connections, make server_run return. */
+ * connections, make server_run return. The listening sockets stay open
+ * (connects complete in the kernel, nothing is served) until server_free:
+ * an obox backend must not look dead before it released its leases. */
 void server_stop(struct server *srv);
 /* Number of open connections (for metrics, tests). */
 unsigned server_conn_count(struct server *srv);

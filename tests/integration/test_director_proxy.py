@@ -652,10 +652,6 @@ def sockets_of(pid):
     return n
 
 
-@pytest.mark.xfail(strict=False, reason="src/lib/conn.c conn_eventcb: an EOF merged with a "
-                   "write error into one deferred event is taken for a plain EOF, the error is "
-                   "lost, and a FETCH job waiting in conn_wait_output never ends (fix: handle "
-                   "BEV_EVENT_ERROR before BEV_EVENT_EOF)")
 def test_backend_session_ends_when_client_leaves_mid_fetch(env):
     """A client leaves in the middle of a big FETCH through the director:
     the director closes its backend connection, and the backend's session
