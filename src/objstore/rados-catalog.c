@@ -360,12 +360,18 @@ int rados_catalog_open(struct rados_store *s)
 			atomic_store(&s->cat_ready, true);
 		return r; /* the admin asked for it: say when it failed */
 	}
-	bool empty = false;
+	bool empty = false, ready = false;
 	if (r == -ENOENT)
 		r = pool_empty(s, &empty);
-	if (r == 0 && empty)
-		r = marker_write(s);
 	if (r == 0 && empty) {
+		r = marker_write(s);
+		ready = r == 0;
+	} else if (r == 0) {
+		/* Not empty: maybe because another process just found it
+		 * empty and wrote the marker (the first object we saw). */
+		ready = marker_stat(s) == 0;
+	}
+	if (ready) {
 		atomic_store(&s->cat_ready, true);
 	} else if (r < 0) {
 		/* The OSDs don't answer now (open only needs the monitors):

@@ -740,6 +740,20 @@ static void test_catalog_dangling(void **state)
 	rados_release_write_op(op);
 	expect_keys(st, "d/", "d/keep");
 	expect_keys(st, "", "d/keep");
+	/* A delete leaves an entry that a put racing it rewrote (its etag):
+	 * stand-in for that put, an entry naming another version. */
+	put_key(st, "d/race");
+	const char *rk[1] = { "race" }, *rv[1] = { "another-put" };
+	size_t rvl[1] = { strlen(rv[0]) };
+	op = rados_create_write_op();
+	rados_write_op_omap_set(op, rk, rv, rvl, 1);
+	assert_int_equal(rados_write_op_operate(op, r.io, ".om.cat:d/", NULL, 0), 0);
+	rados_release_write_op(op);
+	assert_int_equal(objstore_delete(st, "d/race"), 0);
+	assert_true(omap_has(&r, ".om.cat:d/", "race"));
+	assert_int_equal(objstore_delete(st, "d/keep"), 0);
+	assert_false(omap_has(&r, ".om.cat:d/", "keep"));
+	expect_keys(st, "d/", "");
 	raw_close(&r);
 	objstore_close(st);
 }
