@@ -62,6 +62,54 @@ static void unlink_index_files(const char *path)
 	buf_free(&p);
 }
 
+/* A rebuilt index counts modseqs from 1 again, and has no expunge records:
+ * a CONDSTORE/QRESYNC client that synced before would be told of nothing.
+ * So every mailbox that kept its UIDVALIDITY gets a HIGHESTMODSEQ above its
+ * old one, every message that modseq (its flags are sent again), and an
+ * expunge floor there (every UID gone is VANISHED). Under the user lock. */
+static int carry_modseqs_locked(struct mail_user *user, const struct index_mailbox *old,
+				size_t n_old)
+{
+	struct index_mailbox *mbs = NULL;
+	size_t n_mbs = 0;
+	int ret = index_mailbox_list(user->index, &mbs, &n_mbs);
+	for (size_t i = 0; i < n_mbs && ret == 0; i++) {
+		const struct index_mailbox *o = NULL;
+		for (size_t j = 0; j < n_old && o == NULL; j++) {
+			if (strcmp(old[j].name, mbs[i].name) == 0 && old[j].uidvalidity != 0 &&
+			    old[j].uidvalidity == mbs[i].uidvalidity)
+				o = &old[j];
+		}
+		if (o == NULL)
+			continue; /* new to clients anyway */
+		uint64_t base = (o->highest_modseq > mbs[i].highest_modseq ? o->highest_modseq
+									   : mbs[i].highest_modseq) + 1;
+		struct index_msg *msgs = NULL;
+		size_t n = 0;
+		ret = index_begin(user->index);
+		if (ret == 0)
+			ret = index_msgs_get(user->index, mbs[i].id, &msgs, &n);
+		for (size_t k = 0; k < n && ret == 0; k++) {
+			msgs[k].rec.modseq = base;
+			ret = index_msg_update(user->index, mbs[i].id, &msgs[k]);
+		}
+		index_msgs_free(msgs, n);
+		if (ret == 0) {
+			mbs[i].highest_modseq = base;
+			ret = index_mailbox_update(user->index, &mbs[i]);
+		}
+		if (ret == 0 && mbs[i].uidnext > 1)
+			ret = index_expunged_floor_raise(user->index, mbs[i].id, base,
+							 mbs[i].uidnext - 1);
+		if (ret == 0)
+			ret = index_commit(user->index);
+		else
+			index_rollback(user->index);
+	}
+	index_mailboxes_free(mbs, n_mbs);
+	return ret;
+}
+
 /* maildir: the index only caches what the folders hold. With the user lock
  * held and no one else holding the user (openers wait for the lock), the
  * index is closed, removed and built anew as at a first open. */
@@ -94,6 +142,15 @@ static int resync_maildir(const struct om_config *cfg, const struct passdb_user 
 		usleep(100 * 1000);
 	}
 	char *path = om_strdup(index_path(user->index));
+	/* what clients were told, if the old index can still say */
+	struct index_mailbox *old = NULL;
+	size_t n_old = 0;
+	if (index_mailbox_list(user->index, &old, &n_old) < 0) {
+		log_warn("maildir %s: force-resync: the old index is unreadable: modseqs start "
+			 "again", pu->user);
+		old = NULL;
+		n_old = 0;
+	}
 	user->ops->user_deinit(user);
 	unlink_index_files(path);
 	log_info("maildir %s: force-resync: index %s dropped, rebuilding it from %s", pu->user,
@@ -103,6 +160,8 @@ static int resync_maildir(const struct om_config *cfg, const struct passdb_user 
 	user->cfg = NULL;
 	if (ret == 0) {
 		ret = count_locked(user, true, c);
+		if (ret == 0)
+			ret = carry_modseqs_locked(user, old, n_old);
 		if (ret < 0)
 			buf_printf(err, "user %s: rebuilding the index from %s: %s", pu->user,
 				   user->root, om_strerror(ret));
@@ -114,6 +173,7 @@ static int resync_maildir(const struct om_config *cfg, const struct passdb_user 
 	}
 	mail_user_unlock(user);
 	mail_user_unref(user);
+	index_mailboxes_free(old, n_old);
 	free(path);
 	return ret;
 }

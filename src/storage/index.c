@@ -712,6 +712,22 @@ static int query_int(struct om_index *idx, const char *sql, int64_t mailbox_id, 
 	return ret;
 }
 
+int index_expunged_floor_raise(struct om_index *idx, int64_t mailbox_id, uint64_t modseq,
+			       uint32_t max_uid)
+{
+	sqlite3_stmt *st;
+	int ret = prep(idx, "INSERT INTO expunged_floor (mailbox_id, modseq, max_uid) VALUES (?,?,?)"
+		       " ON CONFLICT(mailbox_id) DO UPDATE SET"
+		       " modseq = MAX(modseq, excluded.modseq), max_uid = MAX(max_uid, excluded.max_uid)",
+		       &st);
+	if (ret < 0)
+		return ret;
+	sqlite3_bind_int64(st, 1, mailbox_id);
+	sqlite3_bind_int64(st, 2, (int64_t)modseq);
+	sqlite3_bind_int64(st, 3, max_uid);
+	return step_done(idx, st);
+}
+
 int index_expunged_floor(struct om_index *idx, int64_t mailbox_id, uint64_t *modseq_r,
 			 uint32_t *max_uid_r)
 {

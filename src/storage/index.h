@@ -125,6 +125,11 @@ void index_set_expunge_history(unsigned n);
  * *max_uid_r (both 0: nothing forgotten). */
 int index_expunged_floor(struct om_index *idx, int64_t mailbox_id, uint64_t *modseq_r,
 			 uint32_t *max_uid_r);
+/* Raise that floor (never lowers it): a client that synced before modseq
+ * is told every UID up to max_uid that is gone. For a rebuilt index, which
+ * has no expunge records of the old one (objmail force-resync). */
+int index_expunged_floor_raise(struct om_index *idx, int64_t mailbox_id, uint64_t modseq,
+			       uint32_t max_uid);
 /* UIDs expunged from the mailbox at a modseq above `modseq`, ascending
  * (QRESYNC's VANISHED). Free *uids_r. */
 int index_expunged_since(struct om_index *idx, int64_t mailbox_id, uint64_t modseq,
