@@ -323,6 +323,12 @@ static int obox_user_init(struct mail_user *user)
 		goto out;
 	/* the previous instance of this user may still be uploading */
 	obox_closing_wait(user->name);
+	if (obox_resync_blocks(user->name)) {
+		mail_user_set_error(user, "its index is being rebuilt (objmail force-resync); "
+				    "try again in a moment");
+		ret = -OM_ETEMP;
+		goto out;
+	}
 	ret = obox_lease_take(ou);
 	if (ret < 0)
 		goto out;

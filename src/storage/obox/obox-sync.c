@@ -45,6 +45,10 @@ static unsigned g_n_tickers;
 static struct obox_user *g_users;
 static char **g_closing;
 static size_t g_n_closing;
+/* the users a force-resync is rebuilding, and the threads doing it */
+static char **g_resync;
+static pthread_t *g_resync_thread;
+static size_t g_n_resync;
 static atomic_uint_fast64_t g_counters[OBOX_C_COUNT];
 
 time_t obox_now(void)
@@ -204,6 +208,50 @@ void obox_closing_set(const char *name, bool closing)
 		pthread_cond_broadcast(&gcond);
 	}
 	pthread_mutex_unlock(&glock);
+}
+
+bool obox_resync_blocks(const char *name)
+{
+	bool blocks = false;
+	pthread_mutex_lock(&glock);
+	for (size_t i = 0; i < g_n_resync && !blocks; i++)
+		blocks = strcmp(g_resync[i], name) == 0 &&
+			 !pthread_equal(g_resync_thread[i], pthread_self());
+	pthread_mutex_unlock(&glock);
+	return blocks;
+}
+
+/* Mark name as being resynced by this thread (false: another resync of it
+ * runs already), or unmark it. */
+static bool resync_mark(const char *name, bool on)
+{
+	bool ok = true;
+	pthread_mutex_lock(&glock);
+	size_t i = 0;
+	while (i < g_n_resync && strcmp(g_resync[i], name) != 0)
+		i++;
+	if (on && i < g_n_resync) {
+		ok = false;
+	} else if (on) {
+		g_resync = om_reallocarray(g_resync, g_n_resync + 1, sizeof(*g_resync));
+		g_resync_thread = om_reallocarray(g_resync_thread, g_n_resync + 1,
+						  sizeof(*g_resync_thread));
+		g_resync[g_n_resync] = om_strdup(name);
+		g_resync_thread[g_n_resync++] = pthread_self();
+	} else if (i < g_n_resync) {
+		free(g_resync[i]);
+		g_n_resync--;
+		g_resync[i] = g_resync[g_n_resync];
+		g_resync_thread[i] = g_resync_thread[g_n_resync];
+		if (g_n_resync == 0) {
+			free(g_resync);
+			free(g_resync_thread);
+			g_resync = NULL;
+			g_resync_thread = NULL;
+		}
+	}
+	pthread_mutex_unlock(&glock);
+	return ok;
 }
 
 /* The open users matching name (NULL: all), each with a reference. */
@@ -440,11 +488,21 @@ int mail_user_force_resync(const struct om_config *cfg, const char *username)
 	if (username == NULL || username[0] == '\0')
 		return -OM_EINVAL;
 	struct buf root = BUF_INIT, prefix = BUF_INIT, dir = BUF_INIT;
+	bool marked = false;
 	int ret = config_expand_user_path(loc + 5, username, &root);
 	if (ret == 0)
 		ret = obox_global_init(cfg, root.data);
 	if (ret < 0)
 		goto out;
+	/* From here until the rebuilt index is there, other threads can't
+	 * open the user: between its close and the deletion of its local
+	 * index, an opener would read files that are about to go. */
+	if (!resync_mark(username, true)) {
+		log_warn("obox %s: force-resync: another one runs", username);
+		ret = -OM_ETEMP;
+		goto out;
+	}
+	marked = true;
 	/* Open here: upload what it has, then close it (unless in use). */
 	size_t n;
 	struct obox_user **v = users_get(username, &n);
@@ -463,7 +521,14 @@ int mail_user_force_resync(const struct om_config *cfg, const char *username)
 	unlink_local_index(dir.data);
 	log_info("obox %s: force-resync: local index dropped, rebuilding from the store", username);
 	struct mail_user *user;
-	ret = mail_user_open(cfg, username, NULL, &user);
+	/* an opener that got in before the mark fails its open: try again */
+	for (int tries = 0; tries < 3; tries++) {
+		ret = mail_user_open(cfg, username, NULL, &user);
+		if (ret != -OM_ETEMP)
+			break;
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 	if (ret < 0)
 		goto out;
 	mail_user_unref(user);
@@ -478,6 +543,8 @@ int mail_user_force_resync(const struct om_config *cfg, const char *username)
 	}
 	free(v);
 out:
+	if (marked)
+		resync_mark(username, false);
 	buf_free(&root);
 	buf_free(&prefix);
 	buf_free(&dir);

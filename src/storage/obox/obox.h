@@ -105,6 +105,10 @@ void obox_user_unregister(struct obox_user *ou);
 /* Wait until no other instance of name is closing (its final upload). */
 void obox_closing_wait(const char *name);
 void obox_closing_set(const char *name, bool closing);
+/* A force-resync of name runs in another thread: opening the user now
+ * must fail (temporarily), or the opener would read the local index the
+ * resync is about to delete. */
+bool obox_resync_blocks(const char *name);
 /* Counters for metrics. */
 enum obox_counter {
 	OBOX_C_BUNDLE_OK, OBOX_C_BUNDLE_ERR, OBOX_C_LOG_OK, OBOX_C_LOG_ERR,
