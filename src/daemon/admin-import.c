@@ -103,39 +103,6 @@ static int check_path(const struct om_config *cfg, const char *what, const char 
 	return ret;
 }
 
-/* errors worded as the tool's offline open (cli-mail.c) */
-static int open_user(const struct om_config *cfg, struct passdb *db, const char *name,
-		     struct mail_user **user_r, const char **code_r, struct buf *msg)
-{
-	struct passdb_user pu;
-	memset(&pu, 0, sizeof(pu));
-	int ret = passdb_lookup(db, name, &pu);
-	if (ret < 0) {
-		*code_r = ret == -OM_ENOTFOUND ? "notfound" : "failed";
-		buf_printf(msg, "user %s: %s", name,
-			   ret == -OM_ENOTFOUND ? "no such user" : om_strerror(ret));
-		return ret;
-	}
-	ret = mail_user_open(cfg, pu.user, &pu, user_r);
-	passdb_user_free(&pu);
-	if (ret < 0) {
-		*code_r = ret == -OM_ETEMP ? "temporary" : "failed";
-		buf_printf(msg, "user %s: opening the mail storage failed: %s", name,
-			   om_strerror(ret));
-	}
-	return ret;
-}
-
-static const char *code_of(int ret)
-{
-	switch (-ret) {
-	case OM_ENOTFOUND: return "notfound";
-	case OM_ETEMP: return "temporary";
-	case OM_EPERM: return "denied";
-	default: return "failed";
-	}
-}
-
 static int usage(const char **code_r, struct buf *msg)
 {
 	*code_r = "usage";
@@ -196,9 +163,9 @@ int admin_import_run(const struct om_config *cfg, struct passdb *db, struct conn
 		ret = check_path(cfg, what.data, user, path, is_dir, write, msg);
 	struct mail_user *mu = NULL;
 	if (ret == 0)
-		ret = open_user(cfg, db, user, &mu, code_r, msg);
+		ret = admin_open_user(cfg, db, user, &mu, code_r, msg);
 	else
-		*code_r = code_of(ret);
+		*code_r = admin_code_of(ret);
 	if (ret < 0) {
 		buf_free(&what);
 		return ret;
@@ -252,7 +219,7 @@ int admin_import_run(const struct om_config *cfg, struct passdb *db, struct conn
 		log_info("admin: %s %s stopped by the shutdown: %s", what.data, user,
 			 buf_cstr(&err));
 	} else if (ret < 0) {
-		*code_r = code_of(ret);
+		*code_r = admin_code_of(ret);
 		buf_printf(msg, "%s: %s", what.data, err.len > 0 ? buf_cstr(&err) : om_strerror(ret));
 		if (strstr(buf_cstr(&err), strerror(EACCES)) != NULL)
 			uid_note(cfg, msg);

@@ -23,23 +23,10 @@ int admin_mail_run(const struct om_config *cfg, struct passdb *db, size_t argc,
 		buf_printf(msg, "usage: mail json|text USER OP [ARGS...]");
 		return -OM_EINVAL;
 	}
-	struct passdb_user pu;
-	memset(&pu, 0, sizeof(pu));
-	int ret = passdb_lookup(db, name, &pu);
-	if (ret < 0) {
-		*code_r = ret == -OM_ENOTFOUND ? "notfound" : "failed";
-		buf_printf(msg, "user %s: %s", name,
-			   ret == -OM_ENOTFOUND ? "no such user" : om_strerror(ret));
-		return ret;
-	}
 	struct mail_user *user;
-	ret = mail_user_open(cfg, pu.user, &pu, &user);
-	passdb_user_free(&pu);
-	if (ret < 0) {
-		*code_r = ret == -OM_ETEMP ? "temporary" : "failed";
-		buf_printf(msg, "user %s: opening the mail storage: %s", name, om_strerror(ret));
+	int ret = admin_open_user(cfg, db, name, &user, code_r, msg);
+	if (ret < 0)
 		return ret;
-	}
 	if (save)
 		ret = mail_op_save(user, argv[3], upload != NULL ? upload : "", upload_len, json,
 				   out, msg);

@@ -30,16 +30,6 @@ static size_t kick_for_resync(const char *user)
 	return n;
 }
 
-static const char *code_of(int ret)
-{
-	switch (-ret) {
-	case OM_ENOTFOUND: return "notfound";
-	case OM_ETEMP: return "temporary";
-	case OM_EPERM: return "denied";
-	default: return "failed";
-	}
-}
-
 int admin_maint_run(const struct om_config *cfg, struct passdb *db, struct conn *conn,
 		    size_t argc, char *const *argv, struct buf *out, const char **code_r,
 		    struct buf *msg)
@@ -102,7 +92,7 @@ int admin_maint_run(const struct om_config *cfg, struct passdb *db, struct conn 
 	}
 	if (ret < 0) {
 		if (strcmp(*code_r, "failed") == 0)
-			*code_r = code_of(ret);
+			*code_r = admin_code_of(ret);
 		buf_printf(msg, "%s: %s", cmd, buf_cstr(&err));
 		log_info("admin: %s %s failed: %s", cmd, name, buf_cstr(&err));
 	}

@@ -194,6 +194,21 @@ static void cmd_director_status(struct admin_job *job)
 	admin_reply_ok(&job->out);
 }
 
+/* The answer of a request run by another file: its data and OK, or the
+ * error; frees data and msg. */
+static void reply_result(struct admin_job *job, int r, const char *code, struct buf *data,
+			 struct buf *msg)
+{
+	if (r < 0) {
+		admin_reply_err(&job->out, code, "%s", buf_cstr(msg));
+	} else {
+		admin_reply_data(&job->out, data->data != NULL ? data->data : "", data->len);
+		admin_reply_ok(&job->out);
+	}
+	buf_free(data);
+	buf_free(msg);
+}
+
 /* mail json|text USER OP [ARGS...]: the objmail tool's mail operations, live */
 static void cmd_mail(struct admin_job *job)
 {
@@ -204,14 +219,7 @@ static void cmd_mail(struct admin_job *job)
 			       job->req.argv + 1, sess->upload.data, sess->upload.len, &data, &code,
 			       &msg);
 	buf_free(&sess->upload);
-	if (r < 0) {
-		admin_reply_err(&job->out, code, "%s", buf_cstr(&msg));
-	} else {
-		admin_reply_data(&job->out, data.data != NULL ? data.data : "", data.len);
-		admin_reply_ok(&job->out);
-	}
-	buf_free(&data);
-	buf_free(&msg);
+	reply_result(job, r, code, &data, &msg);
 }
 
 /* import|export|quota json|text KIND ARGS...: the objmail tool's imports,
@@ -224,14 +232,7 @@ static void cmd_import(struct admin_job *job)
 	struct admin_session *sess = job->sess;
 	int r = admin_import_run(sess->server->cfg, sess->server->passdb, sess->conn,
 				 job->req.argc, job->req.argv, &data, &code, &msg);
-	if (r < 0) {
-		admin_reply_err(&job->out, code, "%s", buf_cstr(&msg));
-	} else {
-		admin_reply_data(&job->out, data.data != NULL ? data.data : "", data.len);
-		admin_reply_ok(&job->out);
-	}
-	buf_free(&data);
-	buf_free(&msg);
+	reply_result(job, r, code, &data, &msg);
 }
 
 /* force-resync|fts-rescan|check json|text USER: the objmail tool's

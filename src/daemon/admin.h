@@ -33,6 +33,16 @@ void metrics_render(struct buf *out);
 /* Records the start time (objmail_start_time_seconds). */
 void metrics_init(void);
 
+/* admin-user.c: the protocol's error code for a storage error
+ * (notfound, temporary, denied, failed). */
+const char *admin_code_of(int ret);
+/* Look name up in the passdb and open its storage; errors as the tool's
+ * offline open words them ("user NAME: ..."), *code_r the protocol's code. */
+struct mail_user;
+struct om_config;
+int admin_open_user(const struct om_config *cfg, struct passdb *db, const char *name,
+		    struct mail_user **user_r, const char **code_r, struct buf *msg);
+
 /* admin-mail.c: `mail json|text USER OP [ARGS...]` (cli/mail-ops.h; OP
  * `save MAILBOX` stores upload, sent before by `mail-data`). 0 and
  * the answer in out, or an error: *code_r the protocol's error code, msg
