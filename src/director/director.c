@@ -83,12 +83,16 @@ int director_connect(const char *host, unsigned port, int timeout_ms)
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		int err = 0;
 		socklen_t len = sizeof(err);
-		if (poll(&p, 1, timeout_ms) == 1 &&
-		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+		int pr = poll(&p, 1, timeout_ms);
+		if (pr == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
 			r = 0;
+		else
+			errno = pr == 0 ? ETIMEDOUT : err != 0 ? err : errno;
 	}
 	if (r != 0) {
+		int e = errno;
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	int fl = fcntl(fd, F_GETFL);
@@ -99,22 +103,27 @@ int director_connect(const char *host, unsigned port, int timeout_ms)
 	return fd;
 }
 
-static bool probe(const struct director_backend *b, bool lmtp, int64_t *ms_r)
+/* 1: up; 0: down (refused, closed, a wrong greeting); -1: no answer in
+ * PROBE_TIMEOUT_MS (a loaded backend may be slow: see probe_all). */
+static int probe(const struct director_backend *b, bool lmtp, int64_t *ms_r)
 {
 	int64_t t0 = mono_ms();
 	int fd = director_connect(b->host, lmtp ? b->lmtp_port : b->imap_port, PROBE_TIMEOUT_MS);
 	if (fd < 0)
-		return false;
+		return errno == ETIMEDOUT ? -1 : 0;
 	/* the greeting's start is enough: "* OK" (the rest may be a long
 	 * CAPABILITY), "220" (or "220-" of a multi-line one) */
 	const char *want = lmtp ? "220" : "* OK";
 	size_t want_len = strlen(want);
 	char line[8];
 	size_t got = 0;
+	bool slow = false;
 	while (got < want_len) {
 		ssize_t r = read(fd, line + got, want_len - got);
-		if (r <= 0)
+		if (r <= 0) {
+			slow = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 			break;
+		}
 		got += (size_t)r;
 	}
 	bool ok = got == want_len && memcmp(line, want, want_len) == 0;
@@ -124,7 +133,7 @@ static bool probe(const struct director_backend *b, bool lmtp, int64_t *ms_r)
 	}
 	close(fd);
 	*ms_r = mono_ms() - t0;
-	return ok;
+	return ok ? 1 : slow ? -1 : 0;
 }
 
 /* --- the list --- */
@@ -143,6 +152,8 @@ static void table_replace(struct director_backend *nb, size_t nn, bool from_stor
 			nb[i].probe_ms = D.b[j].probe_ms;
 			nb[i].lmtp_healthy = D.b[j].lmtp_healthy;
 			nb[i].lmtp_probe_ms = D.b[j].lmtp_probe_ms;
+			nb[i].slow_probes = D.b[j].slow_probes;
+			nb[i].lmtp_slow_probes = D.b[j].lmtp_slow_probes;
 			nb[i].logins = D.b[j].logins;
 			nb[i].sessions = D.b[j].sessions;
 			nb[i].drained_since = nb[i].drained ? D.b[j].drained_since : 0;
@@ -195,14 +206,15 @@ struct probe_run {
 	const struct director_backend *b;
 	bool lmtp;
 	pthread_t thread;
-	bool started, ok;
+	bool started;
+	int result;               /* probe() */
 	int64_t ms;
 };
 
 static void *probe_thread(void *arg)
 {
 	struct probe_run *r = arg;
-	r->ok = probe(r->b, r->lmtp, &r->ms);
+	r->result = probe(r->b, r->lmtp, &r->ms);
 	return NULL;
 }
 
@@ -236,13 +248,19 @@ static void probe_all(void)
 		int k = director_backend_find(D.b, D.n, runs[i].b->id);
 		if (k >= 0) {
 			struct director_backend *b = &D.b[k];
-			bool ok = runs[i].ok;
+			/* A refusal or a wrong answer takes the side out at once;
+			 * no answer in time only the second time in a row, so a
+			 * backend slowed by load doesn't flap its users over. */
+			unsigned *slow = runs[i].lmtp ? &b->lmtp_slow_probes : &b->slow_probes;
 			bool *healthy = runs[i].lmtp ? &b->lmtp_healthy : &b->healthy;
+			*slow = runs[i].result < 0 ? *slow + 1 : 0;
+			bool ok = runs[i].result > 0 || (runs[i].result < 0 && *slow < 2 && *healthy);
 			if (*healthy != ok)
 				log_info("director: backend %s %s is %s", b->id,
 					 runs[i].lmtp ? "LMTP" : "IMAP", ok ? "up" : "DOWN");
 			*healthy = ok;
-			*(runs[i].lmtp ? &b->lmtp_probe_ms : &b->probe_ms) = ok ? runs[i].ms : -1;
+			*(runs[i].lmtp ? &b->lmtp_probe_ms : &b->probe_ms) =
+				runs[i].result > 0 ? runs[i].ms : -1;
 		}
 		pthread_mutex_unlock(&D.mu);
 	}

@@ -46,6 +46,8 @@ struct director_backend {
 	int64_t lmtp_probe_ms;      /* last LMTP probe's round trip */
 	int64_t drained_since;      /* monotonic seconds; 0 = not drained */
 	int64_t probe_ms;           /* last probe's round trip */
+	unsigned slow_probes;       /* IMAP probes in a row that got no answer in time */
+	unsigned lmtp_slow_probes;
 	uint64_t logins;            /* logins routed here */
 	unsigned sessions;          /* proxied IMAP sessions open now */
 };
