@@ -141,6 +141,9 @@ void mail_user_unlock(struct mail_user *user);
 /* Look up a normalized name in the index, refreshing the list from the store
  * once if it is missing. */
 int mail_user_find_mailbox(struct mail_user *user, const char *name, struct index_mailbox *mb_r);
+/* A reference, unless the user's last one is gone already (it is being
+ * destroyed: a driver's list of its users may still show it). */
+bool mail_user_tryref(struct mail_user *user);
 /* Call the watchers of mailbox (NULL: all of the user's). No lock held. */
 void mail_user_notify(struct mail_user *user, const char *mailbox);
 void mail_user_watches_destroy(struct mail_user *user);

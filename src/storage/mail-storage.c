@@ -204,6 +204,16 @@ void mail_user_ref(struct mail_user *user)
 	pthread_mutex_unlock(&registry_lock);
 }
 
+bool mail_user_tryref(struct mail_user *user)
+{
+	pthread_mutex_lock(&registry_lock);
+	bool live = user->refcount > 0;
+	if (live)
+		user->refcount++;
+	pthread_mutex_unlock(&registry_lock);
+	return live;
+}
+
 static int64_t mono_secs(void)
 {
 	struct timespec ts;

@@ -169,6 +169,10 @@ def cluster(request):
         c.start()
         yield c
     finally:
+        if os.environ.get("OBJMAIL_DIRECTOR_LOGS"):
+            for d in c.directors + c.backends:
+                with open(os.environ["OBJMAIL_DIRECTOR_LOGS"], "a") as f:
+                    f.write("=== %s\n%s\n" % (d.conf.get("hostname"), d.read_log()))
         c.stop()
         if shared:
             omtest.rmtree_retry(shared)

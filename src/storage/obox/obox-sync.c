@@ -266,8 +266,11 @@ static struct obox_user **users_get(const char *name, size_t *n_r)
 	for (struct obox_user *ou = g_users; ou != NULL; ou = ou->next) {
 		if (name != NULL && strcmp(ou->user.name, name) != 0)
 			continue;
-		mail_user_ref(&ou->user);
-		v[n++] = ou;
+		/* a user whose close took the last reference is still listed
+		 * until its deinit: not ours to touch (the flusher ran its ticks
+		 * on other threads, so this can be seen) */
+		if (mail_user_tryref(&ou->user))
+			v[n++] = ou;
 	}
 	pthread_mutex_unlock(&glock);
 	*n_r = n;
