@@ -97,8 +97,8 @@ def test_sessions_stay_consistent(make_server):
     stop = threading.Event()
     results = {}
     done = threading.Barrier(4)
-    threads = [threading.Thread(target=worker, args=(srv, user, s, stop, done, results))
-               for s in range(4)]
+    threads = [threading.Thread(target=worker, args=(srv, user, s, stop, done, results),
+                                daemon=True) for s in range(4)]
     for th in threads:
         th.start()
     delivered = 0

@@ -417,32 +417,36 @@ def test_kill_backend_under_load(cluster):
             except (omtest.ImapError, OSError, EOFError, AssertionError):
                 pass
 
-    threads = [threading.Thread(target=loader, args=(d, active + others))
+    # daemon threads, stopped in `finally`: a failed assertion must not leave
+    # them running (pytest would never exit)
+    threads = [threading.Thread(target=loader, args=(d, active + others), daemon=True)
                for d in (d0, d1)]
     for t in threads:
         t.start()
-    time.sleep(2)
-    victim.kill()
-    t_kill = time.time()
-    # the directors take it out within the probe interval
-    cluster.wait_health(lambda st: [x for x in st if x["id"] == vid][0]["health"] == "down",
-                        timeout=PROBE + 3)
-    assert time.time() - t_kill <= PROBE + 3
-    # users that never touched it are served by the others at once
-    for u in cold:
-        with login(d1, u) as r:
-            r.ok("SELECT INBOX")
-    # users it held (their leases are the dead backend's): served by the
-    # others within the probe interval and a few seconds, not after the
-    # lease ttl
-    for u in active:
-        subjects(d1, u, t_kill + PROBE + FAILOVER)
-    print("kill: users it held served %.1fs after the kill" % (time.time() - t_kill))
-    assert time.time() - t_kill <= PROBE + FAILOVER
-    time.sleep(3)
-    stop.set()
-    for t in threads:
-        t.join(60)
+    try:
+        time.sleep(2)
+        victim.kill()
+        t_kill = time.time()
+        # the directors take it out within the probe interval
+        cluster.wait_health(lambda st: [x for x in st if x["id"] == vid][0]["health"] == "down",
+                            timeout=PROBE + 3)
+        assert time.time() - t_kill <= PROBE + 3
+        # users that never touched it are served by the others at once
+        for u in cold:
+            with login(d1, u) as r:
+                r.ok("SELECT INBOX")
+        # users it held (their leases are the dead backend's): served by the
+        # others within the probe interval and a few seconds, not after the
+        # lease ttl
+        for u in active:
+            subjects(d1, u, t_kill + PROBE + FAILOVER)
+        print("kill: users it held served %.1fs after the kill" % (time.time() - t_kill))
+        assert time.time() - t_kill <= PROBE + FAILOVER
+        time.sleep(3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
     print("kill: load stopped %.1fs after the kill" % (time.time() - t_kill))
     # every acknowledged mail is there, mail delivered during the failover too
     deadline = time.time() + 30

@@ -88,7 +88,9 @@ class Deliverer:
         self.acked = []
         self.other = []
         self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, args=(t,)) for t in range(sessions)]
+        # daemon: a failed test must not leave pytest waiting for them
+        self.threads = [threading.Thread(target=self.run, args=(t,), daemon=True)
+                        for t in range(sessions)]
 
     def run(self, t):
         try:
@@ -367,7 +369,7 @@ def test_fscache_bound_during_50mb_fetch(make_server):
             peak[0] = max(peak[0], du(fsdir))
             time.sleep(0.01)
 
-    th = threading.Thread(target=sample)
+    th = threading.Thread(target=sample, daemon=True)
     th.start()
     try:
         got = 0
