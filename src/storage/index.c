@@ -1,7 +1,9 @@
-/* The per-user SQLite index. Statements are prepared per call: the index is
- * small and per-user, and this keeps the code obvious; sqlite's own statement
- * parse is cheap next to the file system work the drivers do. */
+/* The per-user SQLite index: schema, statements (a small cache of prepared
+ * ones per connection), mailboxes, messages, keywords, cached fields,
+ * subscriptions, quota sums, meta, pending deletes. The expunge history
+ * (QRESYNC) is index-expunged.c. */
 #include "storage/index.h"
+#include "storage/index-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,34 +19,6 @@
 
 /* sqlite page cache per index connection, KiB (see index_open) */
 #define INDEX_CACHE_KIB "256"
-
-/* Prepared statements kept per connection: FETCH, SEARCH and delivery
- * run the same few queries once per message, and preparing each time
- * (parsing, planning) showed in every profile. Keyed by the SQL's address
- * (the callers pass literals), checked by content. */
-#define STMT_CACHE_SIZE 48
-
-struct stmt_slot {
-	const char *key;
-	sqlite3_stmt *st;
-	bool busy;                /* handed out, not yet released */
-};
-
-struct om_index {
-	sqlite3 *db;
-	char *path;
-	struct stmt_slot stmts[STMT_CACHE_SIZE];
-	unsigned stmt_evict;      /* round-robin victim */
-	unsigned expunges;        /* recorded since the last look at the table's size */
-};
-
-/* Expunges remembered per mailbox (QRESYNC); see index_set_expunge_history. */
-static _Atomic unsigned g_expunge_history = INDEX_EXPUNGE_HISTORY_DEFAULT;
-
-void index_set_expunge_history(unsigned n)
-{
-	g_expunge_history = n < INDEX_EXPUNGE_HISTORY_MIN ? INDEX_EXPUNGE_HISTORY_MIN : n;
-}
 
 static const char *const schema_sql =
 	"CREATE TABLE IF NOT EXISTS mailboxes ("
@@ -74,7 +48,7 @@ static const char *const schema_sql =
 	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS pending_deletes (guid TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);";
 
-static int db_err(struct om_index *idx, const char *what)
+int index_db_err(struct om_index *idx, const char *what)
 {
 	int code = sqlite3_errcode(idx->db);
 	log_error("index %s: %s: %s", idx->path, what, sqlite3_errmsg(idx->db));
@@ -95,9 +69,9 @@ static int exec(struct om_index *idx, const char *sql)
 }
 
 /* A statement for sql, from the cache when there; give it back with
- * unprep(). A statement in use (nested or recursive use of the same SQL)
+ * index_unprep(). A statement in use (nested or recursive use of the same SQL)
  * is never handed out twice: the second gets an uncached one. */
-static int prep(struct om_index *idx, const char *sql, sqlite3_stmt **st)
+int index_prep(struct om_index *idx, const char *sql, sqlite3_stmt **st)
 {
 	struct stmt_slot *free_slot = NULL, *victim = NULL;
 	for (unsigned i = 0; i < STMT_CACHE_SIZE; i++) {
@@ -128,7 +102,7 @@ static int prep(struct om_index *idx, const char *sql, sqlite3_stmt **st)
 	}
 	unsigned flags = free_slot != NULL ? SQLITE_PREPARE_PERSISTENT : 0;
 	if (sqlite3_prepare_v3(idx->db, sql, -1, flags, st, NULL) != SQLITE_OK)
-		return db_err(idx, sql);
+		return index_db_err(idx, sql);
 	if (free_slot != NULL) {
 		free_slot->key = sql;
 		free_slot->st = *st;
@@ -137,9 +111,9 @@ static int prep(struct om_index *idx, const char *sql, sqlite3_stmt **st)
 	return 0;
 }
 
-/* Gives back a statement from prep(): a cached one is reset for its next
+/* Gives back a statement from index_prep(): a cached one is reset for its next
  * use (which also ends its implicit read transaction), others finalized. */
-static void unprep(struct om_index *idx, sqlite3_stmt *st)
+void index_unprep(struct om_index *idx, sqlite3_stmt *st)
 {
 	if (st == NULL)
 		return;
@@ -165,13 +139,13 @@ static void stmt_cache_clear(struct om_index *idx)
 }
 
 /* Run a statement that returns no rows and give it back. */
-static int step_done(struct om_index *idx, sqlite3_stmt *st)
+int index_step_done(struct om_index *idx, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 	int ret = 0;
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		ret = db_err(idx, sqlite3_sql(st));
-	unprep(idx, st);
+		ret = index_db_err(idx, sqlite3_sql(st));
+	index_unprep(idx, st);
 	return ret;
 }
 
@@ -209,10 +183,10 @@ int index_open(const char *path, struct om_index **idx_r, bool *created_r)
 	sqlite3_busy_timeout(idx->db, 5000);
 	sqlite3_stmt *st;
 	int version = 0;
-	if (prep(idx, "PRAGMA user_version", &st) == 0) {
+	if (index_prep(idx, "PRAGMA user_version", &st) == 0) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			version = sqlite3_column_int(st, 0);
-		unprep(idx, st);
+		index_unprep(idx, st);
 	}
 	if (version > INDEX_SCHEMA_VERSION) {
 		log_error("index %s: schema version %d is newer than %d", path, version,
@@ -333,16 +307,16 @@ static int mailbox_get_stmt(struct om_index *idx, sqlite3_stmt *st, struct index
 	} else if (rc == SQLITE_DONE) {
 		ret = -OM_ENOTFOUND;
 	} else {
-		ret = db_err(idx, "mailbox lookup");
+		ret = index_db_err(idx, "mailbox lookup");
 	}
-	unprep(idx, st);
+	index_unprep(idx, st);
 	return ret;
 }
 
 int index_mailbox_get(struct om_index *idx, const char *name, struct index_mailbox *mb_r)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT " MB_COLS " FROM mailboxes WHERE name = ?", &st);
+	int ret = index_prep(idx, "SELECT " MB_COLS " FROM mailboxes WHERE name = ?", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -352,7 +326,7 @@ int index_mailbox_get(struct om_index *idx, const char *name, struct index_mailb
 int index_mailbox_get_by_id(struct om_index *idx, int64_t id, struct index_mailbox *mb_r)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT " MB_COLS " FROM mailboxes WHERE id = ?", &st);
+	int ret = index_prep(idx, "SELECT " MB_COLS " FROM mailboxes WHERE id = ?", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, id);
@@ -378,13 +352,13 @@ int index_mailbox_add(struct om_index *idx, struct index_mailbox *mb)
 		return -OM_EEXISTS;
 	}
 	sqlite3_stmt *st;
-	int ret = prep(idx, "INSERT INTO mailboxes (guid, uidvalidity, uidnext, first_recent_uid,"
+	int ret = index_prep(idx, "INSERT INTO mailboxes (guid, uidvalidity, uidnext, first_recent_uid,"
 		       " highest_modseq, special_use, sync_state, name) VALUES (?,?,?,?,?,?,?,?)", &st);
 	if (ret < 0)
 		return ret;
 	bind_mb_fields(st, mb);
 	sqlite3_bind_text(st, 8, mb->name, -1, SQLITE_STATIC);
-	ret = step_done(idx, st);
+	ret = index_step_done(idx, st);
 	if (ret == 0)
 		mb->id = sqlite3_last_insert_rowid(idx->db);
 	return ret;
@@ -393,23 +367,23 @@ int index_mailbox_add(struct om_index *idx, struct index_mailbox *mb)
 int index_mailbox_update(struct om_index *idx, const struct index_mailbox *mb)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "UPDATE mailboxes SET guid=?, uidvalidity=?, uidnext=?, first_recent_uid=?,"
+	int ret = index_prep(idx, "UPDATE mailboxes SET guid=?, uidvalidity=?, uidnext=?, first_recent_uid=?,"
 		       " highest_modseq=?, special_use=?, sync_state=? WHERE id=?", &st);
 	if (ret < 0)
 		return ret;
 	bind_mb_fields(st, mb);
 	sqlite3_bind_int64(st, 8, mb->id);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
 
 static int exec_id(struct om_index *idx, const char *sql, int64_t id)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, sql, &st);
+	int ret = index_prep(idx, sql, &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, id);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
 
 int index_mailbox_delete(struct om_index *idx, int64_t id)
@@ -433,18 +407,18 @@ int index_mailbox_delete(struct om_index *idx, int64_t id)
 int index_mailbox_set_name(struct om_index *idx, int64_t id, const char *name)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "UPDATE mailboxes SET name = ? WHERE id = ?", &st);
+	int ret = index_prep(idx, "UPDATE mailboxes SET name = ? WHERE id = ?", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
 
 int index_mailbox_list(struct om_index *idx, struct index_mailbox **list_r, size_t *n_r)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT " MB_COLS " FROM mailboxes ORDER BY name", &st);
+	int ret = index_prep(idx, "SELECT " MB_COLS " FROM mailboxes ORDER BY name", &st);
 	if (ret < 0)
 		return ret;
 	struct index_mailbox *list = NULL;
@@ -459,12 +433,12 @@ int index_mailbox_list(struct om_index *idx, struct index_mailbox **list_r, size
 		mb_from_row(st, &list[n++]);
 	}
 	if (rc != SQLITE_DONE) {
-		ret = db_err(idx, "mailbox list");
+		ret = index_db_err(idx, "mailbox list");
 		index_mailboxes_free(list, n);
-		unprep(idx, st);
+		index_unprep(idx, st);
 		return ret;
 	}
-	unprep(idx, st);
+	index_unprep(idx, st);
 	*list_r = list;
 	*n_r = n;
 	return 0;
@@ -493,14 +467,14 @@ static int strings_query(struct om_index *idx, sqlite3_stmt *st, char ***names_r
 	}
 	int ret = 0;
 	if (rc != SQLITE_DONE) {
-		ret = db_err(idx, sqlite3_sql(st));
+		ret = index_db_err(idx, sqlite3_sql(st));
 		for (size_t i = 0; i < n; i++)
 			free(names[i]);
 		free(names);
 		names = NULL;
 		n = 0;
 	}
-	unprep(idx, st);
+	index_unprep(idx, st);
 	*names_r = names;
 	*n_r = n;
 	return ret;
@@ -509,7 +483,7 @@ static int strings_query(struct om_index *idx, sqlite3_stmt *st, char ***names_r
 int index_subs_list(struct om_index *idx, char ***names_r, size_t *n_r)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT name FROM subscriptions ORDER BY name", &st);
+	int ret = index_prep(idx, "SELECT name FROM subscriptions ORDER BY name", &st);
 	if (ret < 0)
 		return ret;
 	return strings_query(idx, st, names_r, n_r);
@@ -518,12 +492,12 @@ int index_subs_list(struct om_index *idx, char ***names_r, size_t *n_r)
 int index_subs_set(struct om_index *idx, const char *name, bool subscribed)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, subscribed ? "INSERT OR IGNORE INTO subscriptions (name) VALUES (?)"
+	int ret = index_prep(idx, subscribed ? "INSERT OR IGNORE INTO subscriptions (name) VALUES (?)"
 				       : "DELETE FROM subscriptions WHERE name = ?", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
 
 int index_subs_replace(struct om_index *idx, char *const *names, size_t n)
@@ -568,7 +542,7 @@ void index_msgs_free(struct index_msg *msgs, size_t n)
 int index_msgs_get(struct om_index *idx, int64_t mailbox_id, struct index_msg **msgs_r, size_t *n_r)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT " MSG_COLS " FROM messages WHERE mailbox_id = ? ORDER BY uid", &st);
+	int ret = index_prep(idx, "SELECT " MSG_COLS " FROM messages WHERE mailbox_id = ? ORDER BY uid", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -583,12 +557,12 @@ int index_msgs_get(struct om_index *idx, int64_t mailbox_id, struct index_msg **
 		msg_from_row(st, &msgs[n++]);
 	}
 	if (rc != SQLITE_DONE) {
-		ret = db_err(idx, "message list");
+		ret = index_db_err(idx, "message list");
 		index_msgs_free(msgs, n);
-		unprep(idx, st);
+		index_unprep(idx, st);
 		return ret;
 	}
-	unprep(idx, st);
+	index_unprep(idx, st);
 	*msgs_r = msgs;
 	*n_r = n;
 	return 0;
@@ -597,7 +571,7 @@ int index_msgs_get(struct om_index *idx, int64_t mailbox_id, struct index_msg **
 int index_msg_get(struct om_index *idx, int64_t mailbox_id, uint32_t uid, struct index_msg *msg_r)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT " MSG_COLS " FROM messages WHERE mailbox_id = ? AND uid = ?", &st);
+	int ret = index_prep(idx, "SELECT " MSG_COLS " FROM messages WHERE mailbox_id = ? AND uid = ?", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -609,16 +583,16 @@ int index_msg_get(struct om_index *idx, int64_t mailbox_id, uint32_t uid, struct
 	} else if (rc == SQLITE_DONE) {
 		ret = -OM_ENOTFOUND;
 	} else {
-		ret = db_err(idx, "message lookup");
+		ret = index_db_err(idx, "message lookup");
 	}
-	unprep(idx, st);
+	index_unprep(idx, st);
 	return ret;
 }
 
 int index_msg_add(struct om_index *idx, int64_t mailbox_id, const struct index_msg *msg)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "INSERT OR REPLACE INTO messages (mailbox_id, " MSG_COLS
+	int ret = index_prep(idx, "INSERT OR REPLACE INTO messages (mailbox_id, " MSG_COLS
 		       ") VALUES (?,?,?,?,?,?,?,?,?,?)", &st);
 	if (ret < 0)
 		return ret;
@@ -633,13 +607,13 @@ int index_msg_add(struct om_index *idx, int64_t mailbox_id, const struct index_m
 	sqlite3_bind_int64(st, 8, (int64_t)r->keywords);
 	sqlite3_bind_int64(st, 9, (int64_t)r->modseq);
 	sqlite3_bind_text(st, 10, msg->ddata ? msg->ddata : "", -1, SQLITE_STATIC);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
 
 int index_msg_update(struct om_index *idx, int64_t mailbox_id, const struct index_msg *msg)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "UPDATE messages SET flags=?, keywords=?, modseq=?, ddata=?"
+	int ret = index_prep(idx, "UPDATE messages SET flags=?, keywords=?, modseq=?, ddata=?"
 		       " WHERE mailbox_id=? AND uid=?", &st);
 	if (ret < 0)
 		return ret;
@@ -649,21 +623,19 @@ int index_msg_update(struct om_index *idx, int64_t mailbox_id, const struct inde
 	sqlite3_bind_text(st, 4, msg->ddata ? msg->ddata : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, mailbox_id);
 	sqlite3_bind_int64(st, 6, msg->rec.uid);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
 
 static int exec_id_uid(struct om_index *idx, const char *sql, int64_t id, uint32_t uid)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, sql, &st);
+	int ret = index_prep(idx, sql, &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, uid);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
-
-static int expunged_prune(struct om_index *idx, int64_t mailbox_id);
 
 int index_msg_expunge(struct om_index *idx, int64_t mailbox_id, uint32_t uid, uint64_t modseq)
 {
@@ -672,118 +644,7 @@ int index_msg_expunge(struct om_index *idx, int64_t mailbox_id, uint32_t uid, ui
 		ret = exec_id_uid(idx, "DELETE FROM cache WHERE mailbox_id = ? AND uid = ?", mailbox_id, uid);
 	if (ret < 0)
 		return ret;
-	sqlite3_stmt *st;
-	ret = prep(idx, "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?,?,?)", &st);
-	if (ret < 0)
-		return ret;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, uid);
-	sqlite3_bind_int64(st, 3, (int64_t)modseq);
-	ret = step_done(idx, st);
-	/* look at the table's size now and then, not at every expunge */
-	if (ret == 0 && ++idx->expunges >= INDEX_EXPUNGE_PRUNE_EVERY) {
-		idx->expunges = 0;
-		ret = expunged_prune(idx, mailbox_id);
-	}
-	return ret;
-}
-
-/* One integer from a query with the mailbox id as parameter 1 and an
- * optional second parameter; *v_r = dflt when there is no row or NULL. */
-static int query_int(struct om_index *idx, const char *sql, int64_t mailbox_id, int64_t arg2,
-		     bool has_arg2, int64_t dflt, int64_t *v_r)
-{
-	sqlite3_stmt *st;
-	int ret = prep(idx, sql, &st);
-	if (ret < 0)
-		return ret;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	if (has_arg2)
-		sqlite3_bind_int64(st, 2, arg2);
-	int rc = sqlite3_step(st);
-	*v_r = dflt;
-	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
-			*v_r = sqlite3_column_int64(st, 0);
-	} else if (rc != SQLITE_DONE) {
-		ret = db_err(idx, "expunged query");
-	}
-	unprep(idx, st);
-	return ret;
-}
-
-int index_expunged_floor_raise(struct om_index *idx, int64_t mailbox_id, uint64_t modseq,
-			       uint32_t max_uid)
-{
-	sqlite3_stmt *st;
-	int ret = prep(idx, "INSERT INTO expunged_floor (mailbox_id, modseq, max_uid) VALUES (?,?,?)"
-		       " ON CONFLICT(mailbox_id) DO UPDATE SET"
-		       " modseq = MAX(modseq, excluded.modseq), max_uid = MAX(max_uid, excluded.max_uid)",
-		       &st);
-	if (ret < 0)
-		return ret;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, (int64_t)modseq);
-	sqlite3_bind_int64(st, 3, max_uid);
-	return step_done(idx, st);
-}
-
-int index_expunged_floor(struct om_index *idx, int64_t mailbox_id, uint64_t *modseq_r,
-			 uint32_t *max_uid_r)
-{
-	int64_t m, u;
-	int ret = query_int(idx, "SELECT modseq FROM expunged_floor WHERE mailbox_id = ?",
-			    mailbox_id, 0, false, 0, &m);
-	if (ret == 0)
-		ret = query_int(idx, "SELECT max_uid FROM expunged_floor WHERE mailbox_id = ?",
-				mailbox_id, 0, false, 0, &u);
-	*modseq_r = ret == 0 ? (uint64_t)m : 0;
-	*max_uid_r = ret == 0 ? (uint32_t)u : 0;
-	return ret;
-}
-
-/* Keep the newest g_expunge_history expunges of the mailbox; the floor row
- * records what the forgotten ones covered. Runs in the caller's
- * transaction. Hysteresis: prunes only past 1.5x, down to 1x. */
-static int expunged_prune(struct om_index *idx, int64_t mailbox_id)
-{
-	unsigned keep = g_expunge_history;
-	int64_t count, cutoff, max_uid;
-	int ret = query_int(idx, "SELECT COUNT(*) FROM expunged WHERE mailbox_id = ?", mailbox_id,
-			    0, false, 0, &count);
-	if (ret < 0 || count <= (int64_t)keep + keep / 2)
-		return ret;
-	/* records at or below the modseq of the keep+1-th newest go */
-	ret = query_int(idx, "SELECT modseq FROM expunged WHERE mailbox_id = ?"
-			" ORDER BY modseq DESC LIMIT 1 OFFSET ?", mailbox_id, keep, true, 0, &cutoff);
-	if (ret == 0)
-		ret = query_int(idx, "SELECT MAX(uid) FROM expunged WHERE mailbox_id = ? AND modseq <= ?",
-				mailbox_id, cutoff, true, 0, &max_uid);
-	if (ret < 0 || cutoff <= 0)
-		return ret;
-	sqlite3_stmt *st;
-	ret = prep(idx, "INSERT INTO expunged_floor (mailbox_id, modseq, max_uid) VALUES (?,?,?)"
-		   " ON CONFLICT(mailbox_id) DO UPDATE SET"
-		   " modseq = MAX(modseq, excluded.modseq), max_uid = MAX(max_uid, excluded.max_uid)",
-		   &st);
-	if (ret < 0)
-		return ret;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, cutoff);
-	sqlite3_bind_int64(st, 3, max_uid);
-	ret = step_done(idx, st);
-	if (ret < 0)
-		return ret;
-	ret = prep(idx, "DELETE FROM expunged WHERE mailbox_id = ? AND modseq <= ?", &st);
-	if (ret < 0)
-		return ret;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, cutoff);
-	ret = step_done(idx, st);
-	if (ret == 0)
-		log_debug("index %s: mailbox %lld: forgot expunges up to modseq %lld (UID %lld)",
-			  idx->path, (long long)mailbox_id, (long long)cutoff, (long long)max_uid);
-	return ret;
+	return index_expunged_record(idx, mailbox_id, uid, modseq);
 }
 
 /* --- keywords --- */
@@ -792,7 +653,7 @@ int index_keywords_get(struct om_index *idx, int64_t mailbox_id, char ***names_r
 {
 	sqlite3_stmt *st;
 	/* Indexes are dense from 0 (only appended), so order = index. */
-	int ret = prep(idx, "SELECT name FROM keywords WHERE mailbox_id = ? ORDER BY idx", &st);
+	int ret = index_prep(idx, "SELECT name FROM keywords WHERE mailbox_id = ? ORDER BY idx", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -802,13 +663,13 @@ int index_keywords_get(struct om_index *idx, int64_t mailbox_id, char ***names_r
 int index_keyword_add(struct om_index *idx, int64_t mailbox_id, unsigned kw_index, const char *name)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "INSERT INTO keywords (mailbox_id, idx, name) VALUES (?,?,?)", &st);
+	int ret = index_prep(idx, "INSERT INTO keywords (mailbox_id, idx, name) VALUES (?,?,?)", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int(st, 2, (int)kw_index);
 	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
 
 /* --- cache --- */
@@ -816,7 +677,7 @@ int index_keyword_add(struct om_index *idx, int64_t mailbox_id, unsigned kw_inde
 int index_cache_get(struct om_index *idx, int64_t mailbox_id, uint32_t uid, const char *field, struct buf *out)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT value FROM cache WHERE mailbox_id = ? AND uid = ? AND field = ?", &st);
+	int ret = index_prep(idx, "SELECT value FROM cache WHERE mailbox_id = ? AND uid = ? AND field = ?", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, mailbox_id);
@@ -835,9 +696,9 @@ int index_cache_get(struct om_index *idx, int64_t mailbox_id, uint32_t uid, cons
 	} else if (rc == SQLITE_DONE) {
 		ret = -OM_ENOTFOUND;
 	} else {
-		ret = db_err(idx, "cache lookup");
+		ret = index_db_err(idx, "cache lookup");
 	}
-	unprep(idx, st);
+	index_unprep(idx, st);
 	return ret;
 }
 
@@ -847,36 +708,36 @@ int index_cache_put(struct om_index *idx, int64_t mailbox_id, uint32_t uid, cons
 	if (len > 16 * 1024 * 1024)
 		return -OM_ELIMIT;
 	sqlite3_stmt *st;
-	int ret = prep(idx, "INSERT OR REPLACE INTO cache (mailbox_id, uid, field, value) VALUES (?,?,?,?)", &st);
+	int ret = index_prep(idx, "INSERT OR REPLACE INTO cache (mailbox_id, uid, field, value) VALUES (?,?,?,?)", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, mailbox_id);
 	sqlite3_bind_int64(st, 2, uid);
 	sqlite3_bind_text(st, 3, field, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, data, (int)len, SQLITE_STATIC);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
 
 int index_quota_used(struct om_index *idx, uint64_t *used_r)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT COALESCE(SUM(size), 0) FROM messages", &st);
+	int ret = index_prep(idx, "SELECT COALESCE(SUM(size), 0) FROM messages", &st);
 	if (ret < 0)
 		return ret;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*used_r = (uint64_t)sqlite3_column_int64(st, 0);
 		ret = 0;
 	} else {
-		ret = db_err(idx, "quota sum");
+		ret = index_db_err(idx, "quota sum");
 	}
-	unprep(idx, st);
+	index_unprep(idx, st);
 	return ret;
 }
 
 int index_quota_usage(struct om_index *idx, uint64_t *bytes_r, uint64_t *messages_r)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages", &st);
+	int ret = index_prep(idx, "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages", &st);
 	if (ret < 0)
 		return ret;
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -884,16 +745,16 @@ int index_quota_usage(struct om_index *idx, uint64_t *bytes_r, uint64_t *message
 		*messages_r = (uint64_t)sqlite3_column_int64(st, 1);
 		ret = 0;
 	} else {
-		ret = db_err(idx, "quota usage");
+		ret = index_db_err(idx, "quota usage");
 	}
-	unprep(idx, st);
+	index_unprep(idx, st);
 	return ret;
 }
 
 int index_meta_get(struct om_index *idx, const char *key, struct buf *out)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT value FROM meta WHERE key = ?", &st);
+	int ret = index_prep(idx, "SELECT value FROM meta WHERE key = ?", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -906,21 +767,21 @@ int index_meta_get(struct om_index *idx, const char *key, struct buf *out)
 	} else if (rc == SQLITE_DONE) {
 		ret = -OM_ENOTFOUND;
 	} else {
-		ret = db_err(idx, "meta lookup");
+		ret = index_db_err(idx, "meta lookup");
 	}
-	unprep(idx, st);
+	index_unprep(idx, st);
 	return ret;
 }
 
 int index_meta_set(struct om_index *idx, const char *key, const char *value)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", &st);
+	int ret = index_prep(idx, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
 
 /* --- object-store helpers (obox) --- */
@@ -963,7 +824,7 @@ int index_guid_refs(struct om_index *idx, const char *guid, int64_t skip_mailbox
 {
 	sqlite3_stmt *st;
 	/* skip_uid 0: skip every row of skip_mailbox_id */
-	int ret = prep(idx, "SELECT COUNT(*) FROM messages WHERE guid = ?"
+	int ret = index_prep(idx, "SELECT COUNT(*) FROM messages WHERE guid = ?"
 		       " AND NOT (mailbox_id = ? AND (? = 0 OR uid = ?))", &st);
 	if (ret < 0)
 		return ret;
@@ -975,37 +836,37 @@ int index_guid_refs(struct om_index *idx, const char *guid, int64_t skip_mailbox
 		*n_r = (unsigned)sqlite3_column_int64(st, 0);
 		ret = 0;
 	} else {
-		ret = db_err(idx, "guid refs");
+		ret = index_db_err(idx, "guid refs");
 	}
-	unprep(idx, st);
+	index_unprep(idx, st);
 	return ret;
 }
 
 int index_pending_delete_add(struct om_index *idx, const char *guid, uint64_t after_seq)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "INSERT OR REPLACE INTO pending_deletes (guid, after_seq) VALUES (?, ?)", &st);
+	int ret = index_prep(idx, "INSERT OR REPLACE INTO pending_deletes (guid, after_seq) VALUES (?, ?)", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (int64_t)after_seq);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
 
 int index_pending_delete_remove(struct om_index *idx, const char *guid)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "DELETE FROM pending_deletes WHERE guid = ?", &st);
+	int ret = index_prep(idx, "DELETE FROM pending_deletes WHERE guid = ?", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
-	return step_done(idx, st);
+	return index_step_done(idx, st);
 }
 
 int index_pending_delete_list(struct om_index *idx, uint64_t max_seq, char ***guids_r, size_t *n_r)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT guid FROM pending_deletes WHERE after_seq <= ? ORDER BY guid", &st);
+	int ret = index_prep(idx, "SELECT guid FROM pending_deletes WHERE after_seq <= ? ORDER BY guid", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_int64(st, 1, (int64_t)max_seq);
@@ -1015,7 +876,7 @@ int index_pending_delete_list(struct om_index *idx, uint64_t max_seq, char ***gu
 int index_known_guids(struct om_index *idx, char ***guids_r, size_t *n_r)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT guid FROM messages UNION SELECT guid FROM pending_deletes"
+	int ret = index_prep(idx, "SELECT guid FROM messages UNION SELECT guid FROM pending_deletes"
 		       " ORDER BY 1", &st);
 	if (ret < 0)
 		return ret;
@@ -1025,71 +886,9 @@ int index_known_guids(struct om_index *idx, char ***guids_r, size_t *n_r)
 int index_mailbox_get_by_guid(struct om_index *idx, const char *guid, struct index_mailbox *mb_r)
 {
 	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT " MB_COLS " FROM mailboxes WHERE guid = ?", &st);
+	int ret = index_prep(idx, "SELECT " MB_COLS " FROM mailboxes WHERE guid = ?", &st);
 	if (ret < 0)
 		return ret;
 	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
 	return mailbox_get_stmt(idx, st, mb_r);
-}
-
-int index_expunged_has(struct om_index *idx, int64_t mailbox_id, uint32_t uid, bool *has_r)
-{
-	sqlite3_stmt *st;
-	int ret = prep(idx, "SELECT 1 FROM expunged WHERE mailbox_id = ? AND uid = ?", &st);
-	if (ret < 0)
-		return ret;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	sqlite3_bind_int64(st, 2, uid);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-		*has_r = rc == SQLITE_ROW;
-		ret = 0;
-	} else {
-		ret = db_err(idx, "expunged lookup");
-	}
-	unprep(idx, st);
-	if (ret == 0 && !*has_r) {
-		/* forgotten expunges: any UID up to the floor may have been used */
-		uint64_t fm;
-		uint32_t fu;
-		ret = index_expunged_floor(idx, mailbox_id, &fm, &fu);
-		if (ret == 0 && uid <= fu)
-			*has_r = true;
-	}
-	return ret;
-}
-
-int index_expunged_since(struct om_index *idx, int64_t mailbox_id, uint64_t modseq,
-			 uint32_t **uids_r, size_t *n_r)
-{
-	sqlite3_stmt *st;
-	*uids_r = NULL;
-	*n_r = 0;
-	int ret = prep(idx, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?"
-		       " ORDER BY uid", &st);
-	if (ret < 0)
-		return ret;
-	sqlite3_bind_int64(st, 1, mailbox_id);
-	/* modseqs stay far below 2^63 (one step per change) */
-	sqlite3_bind_int64(st, 2, modseq > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)modseq);
-	uint32_t *uids = NULL;
-	size_t n = 0, alloc = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == alloc) {
-			alloc = alloc ? alloc * 2 : 64;
-			uids = om_reallocarray(uids, alloc, sizeof(*uids));
-		}
-		uids[n++] = (uint32_t)sqlite3_column_int64(st, 0);
-	}
-	if (rc != SQLITE_DONE) {
-		ret = db_err(idx, "expunged since");
-		free(uids);
-		uids = NULL;
-		n = 0;
-	}
-	unprep(idx, st);
-	*uids_r = uids;
-	*n_r = n;
-	return ret;
 }
