@@ -2,6 +2,7 @@
 private Dovecot, raw IMAP and LMTP clients that see exact bytes."""
 
 import imaplib
+import math
 import os
 import re
 import shutil
@@ -10,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -1056,3 +1058,56 @@ def apply_expunges(uids, untagged):
             assert 1 <= n <= len(uids), "EXPUNGE %d with %d messages: %r" % (n, len(uids), untagged)
             del uids[n - 1]
     return uids
+
+
+# --- director helpers (test_director.py, test_director_proxy.py) ---
+
+def hrw_score(user, backend_id, weight=100):
+    """src/director/hrw.c in Python: the weighted rendezvous score."""
+    m = (1 << 64) - 1
+    h = 0xcbf29ce484222325
+    for c in user.encode() + b"\0" + backend_id.encode():
+        h = ((h ^ c) * 0x100000001b3) & m
+    x = h
+    x ^= x >> 30
+    x = (x * 0xbf58476d1ce4e5b9) & m
+    x ^= x >> 27
+    x = (x * 0x94d049bb133111eb) & m
+    x ^= x >> 31
+    u = ((x >> 11) + 0.5) / 9007199254740992.0
+    return -weight / math.log(u)
+
+
+class Greeter:
+    """Accepts and sends one greeting line, then hangs up: enough for a
+    director's probe (an IMAP greeting alone: a backend whose LMTP side is
+    dead). close() makes the port dead again."""
+
+    def __init__(self, greeting, port=0):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.greeting = greeting
+        self.stop = False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            try:
+                c.sendall(self.greeting)
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.stop = True
+        self.t.join(5)
+        self.sock.close()

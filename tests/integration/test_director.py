@@ -8,7 +8,6 @@ rather than skipping, so a run without Ceph can't look green. """
 
 import concurrent.futures
 import json
-import math
 import os
 import re
 import socket
@@ -19,6 +18,7 @@ import uuid
 import pytest
 
 import omtest
+from omtest import hrw_score
 
 N_USERS = 200
 PROBE = 1          # director_probe_interval (s)
@@ -127,21 +127,6 @@ class Cluster:
             for s in self.directors + self.backends:
                 omtest.rmtree_retry(s.base)
         assert not errors, "\n".join(errors)
-
-
-def hrw_score(user, backend_id, weight):
-    m = (1 << 64) - 1
-    h = 0xcbf29ce484222325
-    for c in user.encode() + b"\0" + backend_id.encode():
-        h = ((h ^ c) * 0x100000001b3) & m
-    x = h
-    x ^= x >> 30
-    x = (x * 0xbf58476d1ce4e5b9) & m
-    x ^= x >> 27
-    x = (x * 0x94d049bb133111eb) & m
-    x ^= x >> 31
-    u = ((x >> 11) + 0.5) / 9007199254740992.0
-    return -weight / math.log(u)
 
 
 def rados_spec():
@@ -462,44 +447,12 @@ def test_kill_backend_under_load(cluster):
 # maildir deployment: the backend list from director_backends in the config
 
 
-class FakeImapBackend:
-    """Greets like an IMAP server (so probes pass) and hangs up: with a
-    closed LMTP port it is a backend whose LMTP side is dead."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.stop = False
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def run(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            try:
-                c.sendall(b"* OK fake\r\n")
-            except OSError:
-                pass
-            c.close()
-
-    def close(self):
-        self.stop = True
-        self.t.join(5)
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
 def small():
     us = users()
     b = omtest.Objmaild(users=us, pool=0)
     b.start()
-    fake = FakeImapBackend()
+    fake = omtest.Greeter(b"* OK fake\r\n")  # IMAP only: its LMTP side is dead
     dead_lmtp = omtest.free_port()
     spec = "127.0.0.1:%d/%d, 127.0.0.1:%d/%d" % (b.ports["imap"], b.ports["lmtp"], fake.port,
                                                  dead_lmtp)

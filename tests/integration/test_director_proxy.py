@@ -20,6 +20,7 @@ import time
 import pytest
 
 import omtest
+from omtest import hrw_score
 
 N_USERS = 40
 MASTER = "dmaster"
@@ -425,64 +426,13 @@ def test_client_half_close(env):
 # --- health per protocol -----------------------------------------------------
 
 
-class Greeter:
-    """Accepts and sends one greeting line, then hangs up: enough for a
-    probe. close() makes the port dead again."""
-
-    def __init__(self, greeting, port=0):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.greeting = greeting
-        self.stop = False
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def run(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                continue
-            try:
-                c.sendall(self.greeting)
-            except OSError:
-                pass
-            c.close()
-
-    def close(self):
-        self.stop = True
-        self.t.join(5)
-        self.sock.close()
-
-
-def hrw_score(user, backend_id, weight=100):
-    """src/director/hrw.c in Python (as in test_director.py)."""
-    import math
-    m = (1 << 64) - 1
-    h = 0xcbf29ce484222325
-    for c in user.encode() + b"\0" + backend_id.encode():
-        h = ((h ^ c) * 0x100000001b3) & m
-    x = h
-    x ^= x >> 30
-    x = (x * 0xbf58476d1ce4e5b9) & m
-    x ^= x >> 27
-    x = (x * 0x94d049bb133111eb) & m
-    x ^= x >> 31
-    u = ((x >> 11) + 0.5) / 9007199254740992.0
-    return -weight / math.log(u)
-
-
 def test_lmtp_health_is_its_own(env):
     """A backend whose LMTP side is dead gets no recipients (they go to the
     next backend, 250, no 451) but keeps its IMAP logins; its LMTP side
     comes back by the next good probe. /metrics and status show both."""
     import json
     b, _, _, _ = env
-    imap = Greeter(b"* OK fake imap\r\n")
+    imap = omtest.Greeter(b"* OK fake imap\r\n")
     lmtp_port = omtest.free_port()
     live = "127.0.0.1:%d" % b.ports["imap"]
     half = "127.0.0.1:%d" % imap.port
@@ -526,7 +476,7 @@ def test_lmtp_health_is_its_own(env):
             assert b"UNAVAILABLE" in tagged, tagged
         assert "failed for %s" % on_half[0] in d.read_log() and half in d.read_log()
         # its LMTP side comes back
-        lmtp = Greeter(b"220 fake LMTP\r\n", port=lmtp_port)
+        lmtp = omtest.Greeter(b"220 fake LMTP\r\n", port=lmtp_port)
         wait_for(lambda: status()[half]["lmtp_health"] == "up", what="the LMTP probe to pass")
         assert metrics(d)['objmail_director_backend_lmtp_healthy{backend="%s"}' % half] == 1
     finally:
